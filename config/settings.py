@@ -1,0 +1,218 @@
+"""The one place where Comment Warden reads and validates its settings.
+
+Every setting comes from an environment variable prefixed ``WARDEN_`` (12-factor), has a
+documented default that runs the embedded shape (SQLite + a filesystem Celery broker under
+``./instance``), and is coerced strictly: a bad value fails at start with a message that
+names the variable instead of being guessed at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PREFIX = "WARDEN_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """Accept the usual spellings and refuse anything else rather than guess."""
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name}: expected true/false, got {raw!r}")
+
+
+def _int(lo: int, hi: int) -> Callable[[str, str], int]:
+    def coerce(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name}: expected an integer, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise SettingsError(f"{PREFIX}{name}: {value} is outside {lo}..{hi}")
+        return value
+
+    return coerce
+
+
+def _float(lo: float, hi: float) -> Callable[[str, str], float]:
+    def coerce(name: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name}: expected a number, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise SettingsError(f"{PREFIX}{name}: {value} is outside {lo}..{hi}")
+        return value
+
+    return coerce
+
+
+_RATE_LIMIT = re.compile(
+    r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*$", re.IGNORECASE
+)
+
+
+def _rate_limit(name: str, raw: str) -> str:
+    """A flask-limiter expression such as ``5/minute;100/day``, or ``off``."""
+    value = raw.strip()
+    if value.lower() == "off":
+        return "off"
+    parts = [p for p in re.split(r"[;,]", value) if p.strip()]
+    if not parts or not all(_RATE_LIMIT.match(p) for p in parts):
+        raise SettingsError(
+            f"{PREFIX}{name}: expected e.g. '5/minute;100/day' or 'off', got {raw!r}"
+        )
+    return value
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _log_level(name: str, raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise SettingsError(f"{PREFIX}{name}: expected DEBUG/INFO/WARNING/ERROR, got {raw!r}")
+    return value
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str, str], str]:
+    def coerce(name: str, raw: str) -> str:
+        value = raw.strip()
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in schemes or ":" not in value:
+            raise SettingsError(
+                f"{PREFIX}{name}: expected a URL with scheme {'/'.join(schemes)}, got {raw!r}"
+            )
+        return value
+
+    return coerce
+
+
+# name -> (coercer, help). Defaults live on the dataclass below.
+_COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
+    "INSTANCE_DIR": (_str, "folder for the embedded database, broker and secret key"),
+    "DATABASE_URL": (_url(("sqlite", "postgresql")), "SQLAlchemy URL; SQLite under instance/"),
+    "BROKER_URL": (_url(("filesystem", "redis", "rediss", "amqp")), "Celery broker"),
+    "REDIS_URL": (_url(("redis", "rediss")), "Redis for rate limits (empty: in memory)"),
+    "SECRET_KEY": (_str, "salt for hashed IPs; generated under instance/ when empty"),
+    "HOST": (_str, "address the web process binds"),
+    "PORT": (_int(1, 65535), "port the web process binds"),
+    "WEB_WORKERS": (_int(1, 64), "gunicorn worker processes"),
+    "WEB_THREADS": (_int(1, 64), "threads per gunicorn worker"),
+    "WORKER_CONCURRENCY": (_int(1, 64), "Celery worker processes"),
+    "MAX_BODY_CHARS": (_int(1, 100_000), "longest comment body, in characters"),
+    "MAX_REQUEST_BYTES": (_int(1024, 10_000_000), "largest request body accepted"),
+    "MAX_DEPTH": (_int(0, 20), "deepest reply level (0 = no replies)"),
+    "PAGE_SIZE": (_int(1, 200), "top-level comments per thread page"),
+    "SWEEP_INTERVAL_SECONDS": (_float(0.5, 3600), "how often beat sweeps for stale work"),
+    "MODERATION_STALE_SECONDS": (_float(1, 86_400), "re-enqueue comments pending this long"),
+    "MODERATION_MAX_ATTEMPTS": (_int(1, 100), "tries before a comment is parked as held"),
+    "RATE_LIMIT_SUBMIT": (_rate_limit, "submits per address"),
+    "RATE_LIMIT_FLAG": (_rate_limit, "flags per address"),
+    "LOG_LEVEL": (_log_level, "log level"),
+    "DATA_DIR": (_str, "labelled comments for tests and evaluation"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings; build with :meth:`from_env` or :meth:`for_instance`."""
+
+    instance_dir: str = "instance"
+    database_url: str = ""
+    broker_url: str = "filesystem://"
+    redis_url: str = ""
+    secret_key: str = field(default="", repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_workers: int = 2
+    web_threads: int = 4
+    worker_concurrency: int = 2
+    max_body_chars: int = 5000
+    max_request_bytes: int = 64 * 1024
+    max_depth: int = 5
+    page_size: int = 50
+    sweep_interval_seconds: float = 5.0
+    moderation_stale_seconds: float = 30.0
+    moderation_max_attempts: int = 5
+    rate_limit_submit: str = "10/minute;200/day"
+    rate_limit_flag: str = "20/minute"
+    log_level: str = "INFO"
+    data_dir: str = "../shared/data"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``WARDEN_*`` variables, then fill derived defaults."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, (coerce, _help) in _COERCERS.items():
+            raw = env.get(PREFIX + name)
+            if raw is not None and raw.strip() != "":
+                values[name.lower()] = coerce(name, raw)
+        values.update(overrides)
+        return cls(**values).resolved()
+
+    def resolved(self) -> Settings:
+        """Fill the defaults that depend on other settings (instance paths, secret key)."""
+        instance = Path(self.instance_dir).expanduser().resolve()
+        database_url = self.database_url or f"sqlite:///{instance / 'warden.db'}"
+        secret = self.secret_key or _instance_secret(instance)
+        if len(secret) < 16:
+            raise SettingsError(f"{PREFIX}SECRET_KEY: must be at least 16 characters")
+        return replace(
+            self, instance_dir=str(instance), database_url=database_url, secret_key=secret
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def broker_folder(self) -> Path:
+        return Path(self.instance_dir) / "broker"
+
+    @staticmethod
+    def documented() -> list[tuple[str, str, str]]:
+        """(variable, default, help) rows for the README table and ``warden settings``."""
+        defaults = {f.name: f.default for f in fields(Settings)}
+        return [
+            (PREFIX + name, str(defaults[name.lower()]), help_)
+            for name, (_c, help_) in _COERCERS.items()
+        ]
+
+
+def _instance_secret(instance: Path) -> str:
+    """Create (once) a random key under instance/ so the embedded default needs no setup."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    # Write aside, then link into place: the link is atomic, so a second process started
+    # at the same moment either wins or reads the complete key of the first.
+    tmp = instance / f".secret_key.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, secret.encode())
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        secret = path.read_text().strip()
+    finally:
+        tmp.unlink()
+    return secret

@@ -1,0 +1,160 @@
+"""Widget-facing routes: submit, thread, counts, one's own comment."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.domain.errors import NotFound, Unauthorized
+from service.domain.security import hash_ip, token_digest
+from service.domain.submissions import ClientInfo, Submission, get_site, submit_comment
+from service.domain.threads import approved_counts, approved_thread
+from service.extensions import db, limiter
+from service.models import Comment, CommentStatus
+from service.schemas.public import (
+    AcceptedSchema,
+    CountsQuerySchema,
+    CountsSchema,
+    OwnCommentSchema,
+    SiteInfoSchema,
+    SubmitSchema,
+    ThreadQuerySchema,
+    ThreadSchema,
+)
+from workers.dispatch import enqueue_moderation
+
+blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Widget-facing API")
+
+STATUS_MESSAGES = {
+    CommentStatus.PENDING: "Your comment is awaiting moderation.",
+    CommentStatus.APPROVED: "Your comment is published.",
+    CommentStatus.HELD: "Your comment is waiting for a moderator.",
+    CommentStatus.REJECTED: "Your comment was not published because it breaks the site's rules.",
+    CommentStatus.SPAM: "Your comment was not published.",
+    CommentStatus.DELETED: "Your comment was deleted.",
+}
+
+
+def _settings() -> Any:
+    return current_app.config["WARDEN"]
+
+
+def _submit_limit() -> str:
+    limit = _settings().rate_limit_submit
+    return "1/second" if limit == "off" else limit  # "off" is exempt below; must still parse
+
+
+def _submit_limit_off() -> bool:
+    return _settings().rate_limit_submit == "off"
+
+
+@blp.route("/sites/<string:site_id>")
+class SiteInfo(MethodView):
+    @blp.response(200, SiteInfoSchema)
+    def get(self, site_id: str) -> dict[str, Any]:
+        """Public configuration the widget needs (limits, mode)."""
+        site = get_site(db.session, site_id)
+        g.cors_site = site
+        settings = _settings()
+        return {"id": site.id, "name": site.name, "mode": str(site.mode),
+                "max_body_chars": settings.max_body_chars,
+                "max_depth": site.max_depth or settings.max_depth}
+
+
+@blp.route("/sites/<string:site_id>/comments")
+class Comments(MethodView):
+    @blp.arguments(ThreadQuerySchema, location="query")
+    @blp.response(200, ThreadSchema)
+    def get(self, args: dict[str, Any], site_id: str) -> Response:
+        """The article's approved comments, threaded; roots paginated by cursor."""
+        site = get_site(db.session, site_id)
+        g.cors_site = site
+        doc = approved_thread(db.session, site.id, args["article"], sort=args["sort"],
+                              cursor=args["cursor"], limit=args["limit"] or _settings().page_size)
+        return jsonify(doc)
+
+    @limiter.limit(_submit_limit, exempt_when=_submit_limit_off)
+    @blp.arguments(SubmitSchema)
+    @blp.response(202, AcceptedSchema)
+    @blp.alt_response(404, description="Unknown site, article or parent")
+    @blp.alt_response(409, description="Comments closed, or reply to a removed comment")
+    def post(self, args: dict[str, Any], site_id: str) -> tuple[dict[str, Any], int]:
+        """Submit a comment or a reply; it is decided in the background."""
+        settings = _settings()
+        site = get_site(db.session, site_id)
+        g.cors_site = site
+        data = Submission(
+            article=args["article"], body=args["body"], author_name=args["author_name"],
+            author_email=args["author_email"], article_url=args["article_url"],
+            article_title=args["article_title"], parent_id=args["parent_id"],
+            honeypot=args["website"], elapsed_ms=args["elapsed_ms"],
+        )
+        client = ClientInfo(
+            ip_hash=hash_ip(request.remote_addr, settings.secret_key),
+            user_agent=request.headers.get("User-Agent"),
+            author_token=request.headers.get("X-Author-Token") or None,
+            idempotency_key=(request.headers.get("Idempotency-Key") or "")[:100] or None,
+            request_id=g.get("request_id"),
+        )
+        accepted = submit_comment(db.session, site, data, client,
+                                  max_depth=settings.max_depth,
+                                  max_body_chars=settings.max_body_chars)
+        comment = accepted.comment
+        db.session.commit()
+        if accepted.created:
+            enqueue_moderation(comment.id)  # after commit; the sweep covers a lost send
+        return {
+            "id": comment.id,
+            "status": str(comment.status),
+            "author_token": accepted.author_token,
+            "article": comment.article.key,
+            "parent_id": comment.parent_id,
+            "created_at": comment.created_at,
+            "status_url": url_for("public.OwnComment", comment_id=comment.id),
+        }, 202
+
+
+@blp.route("/sites/<string:site_id>/counts")
+class Counts(MethodView):
+    @blp.arguments(CountsQuerySchema, location="query")
+    @blp.response(200, CountsSchema)
+    def get(self, args: dict[str, Any], site_id: str) -> Response:
+        """Approved comment counts for many articles in one request."""
+        site = get_site(db.session, site_id)
+        g.cors_site = site
+        return jsonify({"counts": approved_counts(db.session, site.id, args["article"])})
+
+
+@blp.route("/comments/<int:comment_id>")
+class OwnComment(MethodView):
+    @blp.response(200, OwnCommentSchema)
+    @blp.alt_response(401, description="X-Author-Token header missing")
+    @blp.alt_response(404, description="No such comment, or not yours")
+    def get(self, comment_id: int) -> dict[str, Any]:
+        """The author's own comment, whatever its status (needs X-Author-Token)."""
+        token = request.headers.get("X-Author-Token")
+        if not token:
+            raise Unauthorized("send the author token from the submit answer as X-Author-Token")
+        comment = db.session.get(Comment, comment_id)
+        if comment is None or not hmac.compare_digest(comment.author.token_hash,
+                                                      token_digest(token)):
+            raise NotFound(f"no comment {comment_id} for this author token")
+        g.cors_site_id = comment.site_id
+        return {
+            "id": comment.id,
+            "site_id": comment.site_id,
+            "article": comment.article,
+            "parent_id": comment.parent_id,
+            "author_name": comment.author_name,
+            "body": comment.body,
+            "html": comment.html,
+            "status": str(comment.status),
+            "message": STATUS_MESSAGES[comment.status],
+            "created_at": comment.created_at,
+            "updated_at": comment.updated_at,
+            "decided_at": comment.decided_at,
+        }

@@ -1,0 +1,198 @@
+"""The ``warden`` command: run the processes, manage the schema, sites and keys."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from config import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _app() -> Any:
+    from service.app import create_app
+
+    return create_app(_settings())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Comment Warden: comment moderation service.
+
+    Settings come from WARDEN_* environment variables (see `warden settings`); with none
+    set, everything runs embedded under ./instance (SQLite, filesystem broker).
+    """
+
+
+@main.command()
+def run() -> None:
+    """Upgrade the database, seed the demo site, then run web + worker + beat together.
+
+    Ctrl-C stops all three.
+    """
+    from honcho.manager import Manager
+
+    settings = _settings()
+    _upgrade_and_seed()
+    exe = [sys.executable, "-m", "service.cli"]
+    env = {**os.environ, "WARDEN_INSTANCE_DIR": settings.instance_dir,
+           "WARDEN_SECRET_KEY": settings.secret_key, "PYTHONUNBUFFERED": "1"}
+    click.echo(f"Comment Warden on http://{settings.host}:{settings.port} "
+               f"(database: {_redact(settings.database_url)}, broker: "
+               f"{_redact(settings.broker_url)}); Ctrl-C stops.", err=True)
+    manager = Manager()
+    for name in ("web", "worker", "beat"):
+        manager.add_process(name, " ".join([*map(_quote, exe), name]), env=env)
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+@main.command()
+def web() -> None:
+    """Serve the HTTP API with gunicorn on WARDEN_HOST:WARDEN_PORT."""
+    settings = _settings()
+    args = [sys.executable, "-m", "gunicorn", "service.wsgi:app",
+            "--bind", f"{settings.host}:{settings.port}",
+            "--workers", str(settings.web_workers), "--threads", str(settings.web_threads),
+            "--worker-class", "gthread", "--graceful-timeout", "20", "--timeout", "30",
+            "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+    os.execv(sys.executable, args)
+
+
+@main.command()
+def worker() -> None:
+    """Run the Celery worker (moderation checks; housekeeping)."""
+    settings = _settings()
+    args = [sys.executable, "-m", "celery", "-A", "workers.celery_app:celery", "worker",
+            "--loglevel", settings.log_level, "--queues", "moderation,housekeeping",
+            "--concurrency", str(settings.worker_concurrency), "--without-gossip",
+            "--without-mingle", "--hostname", "warden@%h"]
+    os.execv(sys.executable, args)
+
+
+@main.command()
+def beat() -> None:
+    """Run Celery beat (the sweeps that recover lost work)."""
+    settings = _settings()
+    schedule = Path(settings.instance_dir) / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "celery", "-A", "workers.celery_app:celery", "beat",
+            "--loglevel", settings.log_level, "--schedule", str(schedule)]
+    os.execv(sys.executable, args)
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from flask_migrate import upgrade
+
+    with _app().app_context():
+        upgrade(revision=revision)
+    click.echo(f"database at {revision}", err=True)
+
+
+@main.group()
+def sites() -> None:
+    """Sites (tenants)."""
+
+
+@sites.command("create")
+@click.argument("site_id")
+@click.option("--origin", "origins", multiple=True, required=True,
+              help="allowed origin of the embedding page, e.g. https://news.example")
+@click.option("--mode", type=click.Choice(["auto", "manual", "post"]), default="auto",
+              show_default=True, help="auto: checks decide; manual: humans; post: publish first")
+@click.option("--name", default=None, help="display name")
+def sites_create(site_id: str, origins: tuple[str, ...], mode: str, name: str | None) -> None:
+    """Create site SITE_ID."""
+    from service.domain.errors import DomainError
+    from service.domain.sites import create_site
+    from service.extensions import db as database
+
+    with _app().app_context():
+        try:
+            site = create_site(database.session, site_id, list(origins), mode=mode, name=name)
+            database.session.commit()
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"created site {site.id} ({site.mode}); origins: "
+                   f"{', '.join(site.allowed_origins)}")
+
+
+@main.group()
+def keys() -> None:
+    """API keys for moderators and admins."""
+
+
+@keys.command("create")
+@click.option("--site", "site_id", required=True)
+@click.option("--role", type=click.Choice(["moderator", "admin"]), required=True)
+@click.option("--label", default=None, help="who or what the key is for")
+def keys_create(site_id: str, role: str, label: str | None) -> None:
+    """Create a key; it is printed once and only its hash is stored."""
+    from service.domain.errors import DomainError
+    from service.domain.sites import create_api_key
+    from service.extensions import db as database
+
+    with _app().app_context():
+        try:
+            key, plain = create_api_key(database.session, site_id, role, label)
+            database.session.commit()
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"key {key.prefix}… ({key.role} on {key.site_id}); store it now, "
+                   "it is not shown again:", err=True)
+        click.echo(plain)
+
+
+@main.command("settings")
+def settings_cmd() -> None:
+    """List every WARDEN_* setting with its default."""
+    for name, default, help_ in Settings.documented():
+        click.echo(f"{name:34} {default or '(empty)':28} {help_}")
+
+
+def _upgrade_and_seed() -> None:
+    from flask_migrate import upgrade
+
+    from service.domain.sites import ensure_demo_site
+    from service.extensions import db as database
+
+    with _app().app_context():
+        upgrade()
+        if ensure_demo_site(database.session):
+            database.session.commit()
+            click.echo("seeded site 'demo'", err=True)
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _quote(part: str) -> str:
+    import shlex
+
+    return shlex.quote(part)
+
+
+if __name__ == "__main__":
+    main()

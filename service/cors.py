@@ -1,0 +1,62 @@
+"""CORS for the public API, limited to each site's allowed origins.
+
+Moderator, admin and ops routes never get CORS headers: only the widget's routes do.
+Unsafe requests that carry a foreign Origin are refused outright (CSRF).
+"""
+
+from __future__ import annotations
+
+from flask import Response, g, request
+
+from service.errors import error_response
+from service.extensions import db
+from service.models import Comment, Site
+
+PUBLIC_PREFIXES = ("/api/v1/sites/", "/api/v1/comments/")
+ALLOW_HEADERS = "Content-Type, X-Author-Token, Idempotency-Key, X-Request-ID"
+ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
+EXPOSE_HEADERS = "X-Request-ID, Retry-After, ETag"
+
+
+def _site_of_request() -> Site | None:
+    site = g.get("cors_site")
+    if site is not None:
+        return site
+    args = request.view_args or {}
+    site_id = args.get("site_id") or g.get("cors_site_id")
+    if site_id is None and "comment_id" in args:
+        comment = db.session.get(Comment, args["comment_id"])
+        site_id = comment.site_id if comment else None
+    return db.session.get(Site, site_id) if isinstance(site_id, str) else None
+
+
+def _is_public() -> bool:
+    return request.path.startswith(PUBLIC_PREFIXES)
+
+
+def refuse_foreign_origin() -> tuple[Response, int] | None:
+    origin = request.headers.get("Origin")
+    if not origin or request.method in {"GET", "HEAD", "OPTIONS"} or not _is_public():
+        return None
+    site = _site_of_request()
+    if site is None or site.allows_origin(origin):
+        return None  # unknown sites answer 404 from the view
+    return error_response(403, "origin_not_allowed",
+                          f"Origin {origin} is not allowed to post to site {site.id!r}.")
+
+
+def add_headers(response: Response) -> Response:
+    origin = request.headers.get("Origin")
+    if not origin or not _is_public():
+        return response
+    response.vary.add("Origin")
+    site = _site_of_request()
+    if site is None or not site.allows_origin(origin):
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
+        response.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response

@@ -1,0 +1,65 @@
+"""Comment text -> safe HTML: Markdown without raw HTML, then an allowlist sanitiser.
+
+The widget inserts only this HTML; the source text is never rendered as HTML anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+import nh3
+from markdown_it import MarkdownIt
+
+ALLOWED_TAGS = {"p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a"}
+ALLOWED_ATTRIBUTES = {"a": {"href"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+# commonmark with raw HTML off: "<script>" in a comment becomes text, not a tag. Images and
+# headings are not comment material; tables and strikethrough stay off for the same reason.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+_markdown.disable(["image", "heading", "lheading", "hr", "html_block", "html_inline"])
+_markdown.enable("linkify")  # bare URLs become links, and so get rel="nofollow ugc"
+
+# Bidirectional overrides can disguise text (and links) in someone else's page.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def clean_text(body: str) -> str:
+    """Normalise line ends and drop control characters a reader cannot see."""
+    body = body.replace("\r\n", "\n").replace("\r", "\n").translate(_BIDI_CONTROLS)
+    return "".join(
+        ch for ch in body if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cs"}
+    ).strip()
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """Relative links would resolve against the embedding page: drop them."""
+    if tag == "a" and attribute == "href" and not value.lower().startswith(_ABSOLUTE):
+        return None
+    return value
+
+
+_ABSOLUTE = ("http://", "https://", "mailto:")
+
+
+def render_html(body: str) -> str:
+    html = _markdown.render(body)
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow ugc noopener",
+        attribute_filter=_absolute_links_only,
+    ).strip()
+
+
+_WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def fingerprint(body: str) -> str:
+    """Stable hash of the words only, so trivial edits of a spam text still match."""
+    words = _WORDS.findall(unicodedata.normalize("NFKC", body).casefold())
+    return hashlib.sha1(" ".join(words).encode(), usedforsecurity=False).hexdigest()

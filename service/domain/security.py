@@ -1,0 +1,29 @@
+"""Tokens and hashes: secrets are shown once and stored only as digests."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+
+def new_token(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(24)}"
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 is enough for high-entropy random tokens; lookups are by digest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_ip(address: str | None, secret_key: str) -> str | None:
+    """Keyed hash so stored addresses can be compared but not reversed by dictionary."""
+    if not address:
+        return None
+    return hmac.new(secret_key.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def hash_email(email: str | None) -> str | None:
+    if not email:
+        return None
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()

@@ -1,0 +1,69 @@
+"""Sites and API keys: created from the CLI (and, later, the admin API)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import Session
+
+from service.domain.errors import Conflict, DomainError, NotFound
+from service.domain.security import new_token, token_digest
+from service.models import ApiKey, AuditEntry, ModerationMode, Role, Site
+
+SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+DEMO_SITE = "demo"
+DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
+
+
+def create_site(session: Session, site_id: str, origins: list[str], *,
+                mode: str = "auto", name: str | None = None) -> Site:
+    if not SITE_ID.match(site_id):
+        raise DomainError("a site id is 1-64 lower-case letters, digits, '-' or '_'")
+    bad = [o for o in origins if not ORIGIN.match(o)]
+    if bad:
+        raise DomainError(f"origins look like https://news.example (no path): {', '.join(bad)}")
+    try:
+        moderation_mode = ModerationMode(mode)
+    except ValueError:
+        raise DomainError(f"mode is one of auto, manual, post; not {mode!r}") from None
+    if session.get(Site, site_id) is not None:
+        raise Conflict(f"site {site_id!r} already exists")
+    site = Site(id=site_id, name=name or site_id, allowed_origins=[o.rstrip("/") for o in origins],
+                mode=moderation_mode, hold_threshold=0.5, reject_threshold=0.9,
+                auto_create_articles=True, settings={})
+    session.add(site)
+    session.flush()
+    session.add(AuditEntry(site_id=site.id, subject_type="site", subject_id=site.id,
+                           action="site.created", actor_type="admin", actor_id="cli",
+                           details={"origins": site.allowed_origins, "mode": str(mode)}))
+    return site
+
+
+def ensure_demo_site(session: Session) -> bool:
+    """Seed the demo site once; return True when it was created."""
+    if session.get(Site, DEMO_SITE) is not None:
+        return False
+    create_site(session, DEMO_SITE, list(DEMO_ORIGINS), mode="auto", name="Demo News")
+    return True
+
+
+def create_api_key(session: Session, site_id: str, role: str,
+                   label: str | None = None) -> tuple[ApiKey, str]:
+    """Return the key row and the plain key, which is shown once and never stored."""
+    if session.get(Site, site_id) is None:
+        raise NotFound(f"no site {site_id!r}")
+    try:
+        key_role = Role(role)
+    except ValueError:
+        raise DomainError(f"role is moderator or admin, not {role!r}") from None
+    plain = new_token(f"cw_{key_role.value[:3]}")
+    key = ApiKey(site_id=site_id, role=key_role, prefix=plain[:12], key_hash=token_digest(plain),
+                 label=label)
+    session.add(key)
+    session.flush()
+    session.add(AuditEntry(site_id=site_id, subject_type="key", subject_id=str(key.id),
+                           action="key.created", actor_type="admin", actor_id="cli",
+                           details={"role": key_role.value, "prefix": key.prefix}))
+    return key, plain

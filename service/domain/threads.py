@@ -1,0 +1,150 @@
+"""Read side: the approved thread of an article and comment counts for many articles.
+
+These are the hottest paths. They read approved rows only, through the
+``ix_comments_thread`` index, in two queries per page whatever the thread's size.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.domain.errors import DomainError, NotFound
+from service.models import Article, Comment, CommentStatus
+
+SORTS = ("oldest", "newest")
+MAX_COUNT_KEYS = 100
+
+
+@dataclass(frozen=True)
+class Cursor:
+    sort: str
+    after_id: int
+
+    def encode(self) -> str:
+        raw = json.dumps({"s": self.sort, "a": self.after_id}, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, sort: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            doc = json.loads(raw)
+            cursor = cls(sort=str(doc["s"]), after_id=int(doc["a"]))
+        except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise DomainError("the cursor is not valid", fields={"cursor": ["Invalid cursor."]}) \
+                from None
+        if cursor.sort != sort:
+            raise DomainError("the cursor belongs to another sort order",
+                              fields={"cursor": ["Cursor was made for another sort order."]})
+        return cursor
+
+
+_THREAD_COLUMNS = (Comment.id, Comment.parent_id, Comment.root_id, Comment.author_name,
+                   Comment.html, Comment.created_at)
+
+
+def approved_thread(session: Session, site_id: str, article_key: str, *, sort: str,
+                    cursor: str | None, limit: int) -> dict[str, Any]:
+    article = session.scalar(
+        select(Article).where(Article.site_id == site_id, Article.key == article_key)
+    )
+    if article is None:
+        raise NotFound(f"no article {article_key!r} on site {site_id!r}")
+    after = Cursor.decode(cursor, sort) if cursor else None
+
+    roots_query = select(*_THREAD_COLUMNS).where(
+        Comment.article_id == article.id,
+        Comment.status == CommentStatus.APPROVED,
+        Comment.parent_id.is_(None),
+    )
+    if sort == "oldest":
+        if after:
+            roots_query = roots_query.where(Comment.id > after.after_id)
+        roots_query = roots_query.order_by(Comment.id.asc())
+    else:
+        if after:
+            roots_query = roots_query.where(Comment.id < after.after_id)
+        roots_query = roots_query.order_by(Comment.id.desc())
+    roots = session.execute(roots_query.limit(limit + 1)).all()
+    has_more = len(roots) > limit
+    roots = roots[:limit]
+
+    replies = []
+    if roots:
+        replies = session.execute(
+            select(*_THREAD_COLUMNS)
+            .where(
+                Comment.article_id == article.id,
+                Comment.status == CommentStatus.APPROVED,
+                Comment.root_id.in_([r.id for r in roots]),
+                Comment.parent_id.is_not(None),
+            )
+            .order_by(Comment.id.asc())
+        ).all()
+
+    return {
+        "article": article_summary(article),
+        "comments": _nest(roots, replies),
+        "next_cursor": Cursor(sort, roots[-1].id).encode() if has_more else None,
+    }
+
+
+def article_summary(article: Article) -> dict[str, Any]:
+    return {
+        "key": article.key,
+        "url": article.url,
+        "title": article.title,
+        "is_open": article.is_open,
+        "approved_count": article.approved_count,
+    }
+
+
+def _node(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "parent_id": row.parent_id,
+        "author_name": row.author_name,
+        "html": row.html,
+        "created_at": row.created_at.isoformat(),
+        "replies": [],
+    }
+
+
+def _nest(roots: list[Any], replies: list[Any]) -> list[dict[str, Any]]:
+    """Hang replies (oldest first) under their parents.
+
+    A reply whose parent is not approved hangs from its thread's root instead, keeping its
+    ``parent_id``, so an approved reply is never hidden by its parent's fate.
+    """
+    nodes = {row.id: _node(row) for row in roots}
+    top = [nodes[row.id] for row in roots]
+    for row in replies:
+        nodes[row.id] = _node(row)
+    for row in replies:
+        parent = nodes.get(row.parent_id) or nodes.get(row.root_id)
+        if parent is not None:
+            parent["replies"].append(nodes[row.id])
+    return top
+
+
+def approved_counts(session: Session, site_id: str, keys: list[str]) -> dict[str, int]:
+    """Stored counts (never a scan of comments); 0 for articles not seen yet."""
+    if len(keys) > MAX_COUNT_KEYS:
+        raise DomainError(f"ask for at most {MAX_COUNT_KEYS} articles at once",
+                          fields={"article": [f"At most {MAX_COUNT_KEYS} keys."]})
+    counts = dict.fromkeys(keys, 0)
+    if keys:
+        rows = session.execute(
+            select(Article.key, Article.approved_count).where(
+                Article.site_id == site_id, Article.key.in_(set(keys))
+            )
+        )
+        counts.update({row.key: row.approved_count for row in rows})
+    return counts

@@ -1,0 +1,120 @@
+"""Every error leaves as ``{"error": {"code", "message", "fields"?}}``, mapped here only."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from service.domain.errors import DomainError
+
+log = logging.getLogger("warden.errors")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+# Bytes of an oversized request read and thrown away before answering 413, so the client
+# is not reset mid-upload and actually sees the JSON error (bounded: not a sink for DoS).
+_DRAIN_LIMIT = 8 * 1024 * 1024
+
+
+def error_response(status: int, code: str, message: str,
+                   fields: dict[str, Any] | None = None) -> tuple[Response, int]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    if g.get("request_id"):
+        body["request_id"] = g.request_id
+    return jsonify({"error": body}), status
+
+
+def _webargs_fields(exc: HTTPException) -> dict[str, Any] | None:
+    """webargs puts messages under their location ("json", "query"); flatten one level."""
+    messages = (getattr(exc, "data", None) or {}).get("messages")
+    if not isinstance(messages, dict):
+        return None
+    flat: dict[str, Any] = {}
+    for location, errors in messages.items():
+        if isinstance(errors, dict):
+            flat.update(errors)
+        else:
+            flat[location] = errors
+    return flat or None
+
+
+def handle_http(exc: HTTPException) -> tuple[Response, int]:
+    status = exc.code or 500
+    if status == 413:
+        _drain_request()
+    fields = _webargs_fields(exc)
+    message = exc.description or exc.name
+    if fields and status == 422:
+        message = "The request has invalid fields: " + ", ".join(sorted(fields))
+    if fields and "json" in fields and status == 400:
+        message = "The request body is not valid JSON."
+    response, status = error_response(status, HTTP_CODES.get(status, "http_error"), message,
+                                      fields)
+    headers = dict(exc.get_headers())
+    for header in ("Retry-After", "Allow"):
+        if header in headers:
+            response.headers[header] = headers[header]
+    return response, status
+
+
+def handle_domain(exc: DomainError) -> tuple[Response, int]:
+    return error_response(exc.status, exc.code, exc.message, exc.fields)
+
+
+def handle_database_down(exc: DBAPIError) -> tuple[Response, int]:
+    """The database is unreachable: say so with 503 instead of a trace."""
+    from service.extensions import db
+
+    db.session.rollback()
+    log.warning("database unavailable: %s", type(exc.orig).__name__)
+    response, status = error_response(503, "unavailable",
+                                      "The database is unavailable; try again shortly.")
+    response.headers["Retry-After"] = "5"
+    return response, status
+
+
+def handle_unexpected(exc: Exception) -> tuple[Response, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error",
+                          "Something went wrong on our side; it has been logged.")
+
+
+def _drain_request() -> None:
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return
+    remaining = _DRAIN_LIMIT
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(65536, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+    except (OSError, ValueError):
+        return
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(DomainError, handle_domain)
+    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(Exception, handle_unexpected)

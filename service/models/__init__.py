@@ -1,0 +1,28 @@
+"""SQLAlchemy models, one module per aggregate; import from here."""
+
+from service.models.apikey import ApiKey, Role
+from service.models.article import Article
+from service.models.audit import AuditEntry
+from service.models.author import Author, TrustLevel
+from service.models.base import Base, utcnow
+from service.models.comment import FINAL_STATUSES, CheckResult, Comment, CommentStatus
+from service.models.outbox import Event
+from service.models.site import ModerationMode, Site
+
+__all__ = [
+    "FINAL_STATUSES",
+    "ApiKey",
+    "Article",
+    "AuditEntry",
+    "Author",
+    "Base",
+    "CheckResult",
+    "Comment",
+    "CommentStatus",
+    "Event",
+    "ModerationMode",
+    "Role",
+    "Site",
+    "TrustLevel",
+    "utcnow",
+]

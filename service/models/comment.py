@@ -1,0 +1,111 @@
+"""Comments and the per-check results that decided them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.models.article import Article
+from service.models.author import Author
+from service.models.base import Base, UTCDateTime, enum_values, utcnow
+
+
+class CommentStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    HELD = "held"
+    SPAM = "spam"
+    DELETED = "deleted"
+
+
+FINAL_STATUSES = frozenset(
+    {CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.HELD, CommentStatus.SPAM}
+)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        # The public thread: approved comments of one article, roots first, by id.
+        Index("ix_comments_thread", "article_id", "status", "root_id", "id"),
+        # The moderation sweep: work whose checks have not finished yet.
+        Index(
+            "ix_comments_unchecked",
+            "enqueued_at",
+            sqlite_where=text("checked_at IS NULL"),
+            postgresql_where=text("checked_at IS NULL"),
+        ),
+        Index("ix_comments_site_status", "site_id", "status", "id"),
+        Index("ix_comments_site_fingerprint", "site_id", "fingerprint"),
+        UniqueConstraint("site_id", "idempotency_key", name="uq_comments_site_idempotency"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), nullable=True
+    )
+    root_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"), index=True)
+    author_name: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    # Hash of the normalised text: finds repeated text across articles without scanning.
+    fingerprint: Mapped[str] = mapped_column(String(40))
+    status: Mapped[CommentStatus] = mapped_column(
+        Enum(CommentStatus, name="comment_status", values_callable=enum_values),
+        default=CommentStatus.PENDING,
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ip_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    client_signals: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Moderation bookkeeping: the database, not the broker, says what is left to do.
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    moderation_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    article: Mapped[Article] = relationship(lazy="joined", innerjoin=True)
+    author: Mapped[Author] = relationship(lazy="joined", innerjoin=True)
+    check_results: Mapped[list[CheckResult]] = relationship(
+        back_populates="comment", cascade="all, delete-orphan", order_by="CheckResult.check_name"
+    )
+
+
+class CheckResult(Base):
+    __tablename__ = "check_results"
+    __table_args__ = (UniqueConstraint("comment_id", "check_name", name="uq_check_results_check"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    check_name: Mapped[str] = mapped_column(String(40))
+    check_version: Mapped[str] = mapped_column(String(40))
+    score: Mapped[float] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    comment: Mapped[Comment] = relationship(back_populates="check_results")

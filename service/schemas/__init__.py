@@ -1,0 +1,1 @@
+"""Marshmallow schemas: validation in, serialisation out, per audience."""

@@ -1,0 +1,104 @@
+"""Widget-facing schemas. Input schemas reject unknown fields; output schemas document."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class SubmitSchema(StrictSchema):
+    article = fields.Str(required=True, validate=validate.Length(1, 512),
+                         metadata={"description": "the site's key for the article (slug or URL)"})
+    article_url = fields.Url(load_default=None, allow_none=True,
+                             validate=validate.Length(max=2048), schemes={"http", "https"})
+    article_title = fields.Str(load_default=None, allow_none=True,
+                               validate=validate.Length(max=300))
+    parent_id = fields.Int(load_default=None, allow_none=True, strict=True,
+                           validate=validate.Range(min=1, max=2**31 - 1))
+    author_name = fields.Str(load_default="Anonymous", validate=validate.Length(1, 80))
+    author_email = fields.Email(load_default=None, allow_none=True,
+                                validate=validate.Length(max=254))
+    body = fields.Str(required=True, validate=validate.Length(min=1),
+                      metadata={"description": "plain text or Markdown; raw HTML is shown as text"})
+    website = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500),
+                         metadata={"description": "honeypot: the widget leaves it empty"})
+    elapsed_ms = fields.Int(load_default=None, allow_none=True, strict=True,
+                            validate=validate.Range(min=0, max=86_400_000),
+                            metadata={"description": "ms between the form showing and submit"})
+
+
+class AcceptedSchema(Schema):
+    id = fields.Int(required=True)
+    status = fields.Str(required=True)
+    author_token = fields.Str(required=True,
+                              metadata={"description": "keep it: it shows and edits your comments"})
+    article = fields.Str(required=True)
+    parent_id = fields.Int(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    status_url = fields.Str(required=True)
+
+
+class ThreadQuerySchema(Schema):
+    article = fields.Str(required=True, validate=validate.Length(1, 512))
+    sort = fields.Str(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
+    cursor = fields.Str(load_default=None, validate=validate.Length(max=200))
+    limit = fields.Int(load_default=None, validate=validate.Range(1, 200))
+
+
+class ThreadCommentSchema(Schema):
+    id = fields.Int(required=True)
+    parent_id = fields.Int(allow_none=True)
+    author_name = fields.Str(required=True)
+    html = fields.Str(required=True, metadata={"description": "sanitised HTML"})
+    created_at = fields.DateTime(required=True)
+    replies = fields.List(fields.Nested(lambda: ThreadCommentSchema()), required=True)
+
+
+class ArticleSchema(Schema):
+    key = fields.Str(required=True)
+    url = fields.Str(allow_none=True)
+    title = fields.Str(allow_none=True)
+    is_open = fields.Bool(required=True)
+    approved_count = fields.Int(required=True)
+
+
+class ThreadSchema(Schema):
+    article = fields.Nested(ArticleSchema, required=True)
+    comments = fields.List(fields.Nested(ThreadCommentSchema), required=True)
+    next_cursor = fields.Str(allow_none=True, required=True)
+
+
+class CountsQuerySchema(Schema):
+    article = fields.List(fields.Str(validate=validate.Length(1, 512)), required=True,
+                          validate=validate.Length(1, 100))
+
+
+class CountsSchema(Schema):
+    counts = fields.Dict(keys=fields.Str(), values=fields.Int(), required=True)
+
+
+class OwnCommentSchema(Schema):
+    id = fields.Int(required=True)
+    site = fields.Str(required=True, attribute="site_id")
+    article = fields.Str(required=True, attribute="article.key")
+    parent_id = fields.Int(allow_none=True)
+    author_name = fields.Str(required=True)
+    body = fields.Str(required=True)
+    html = fields.Str(required=True)
+    status = fields.Str(required=True)
+    message = fields.Str(required=True, metadata={"description": "the status, in words"})
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class SiteInfoSchema(Schema):
+    id = fields.Str(required=True)
+    name = fields.Str(required=True)
+    mode = fields.Str(required=True)
+    max_body_chars = fields.Int(required=True)
+    max_depth = fields.Int(required=True)

@@ -1,0 +1,50 @@
+"""SQLite as the embedded default: WAL, proper transactions, and write intent up front.
+
+pysqlite's own transaction handling begins transactions late and lets a SAVEPOINT commit
+on release; we switch it off and emit BEGIN ourselves (the SQLAlchemy-documented recipe).
+A transaction that will write starts with BEGIN IMMEDIATE: it waits for the write lock at
+the start (busy_timeout) instead of failing with "database is locked" when a read
+snapshot turns out to be stale at its first write.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "warden_sqlite_write_intent", default=False
+)
+
+
+@contextmanager
+def intends_to_write() -> Iterator[None]:
+    token = write_intent.set(True)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def configure(engine: Engine) -> None:
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)

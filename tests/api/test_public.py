@@ -1,0 +1,360 @@
+"""The widget-facing API through the test client, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from service.extensions import db
+from service.models import Article, AuditEntry, Comment, CommentStatus, Event, Site
+from workers.pipeline import moderate
+
+pytestmark = pytest.mark.usefixtures("demo_site")
+
+SUBMIT = "/api/v1/sites/demo/comments"
+
+
+def submit(client: FlaskClient, body: str = "A thoughtful comment.", article: str = "story-1",
+           headers: dict[str, str] | None = None, **extra: Any) -> Any:
+    return client.post(SUBMIT, json={"article": article, "author_name": "Ann", "body": body,
+                                     **extra}, headers=headers or {})
+
+
+def decide_all(app: Flask) -> None:
+    """Run the real pipeline in-process (the worker's own code) for pending comments."""
+    with app.app_context():
+        ids = db.session.scalars(select(Comment.id).where(Comment.checked_at.is_(None))).all()
+        for comment_id in ids:
+            moderate(db.session, comment_id, max_attempts=5)
+
+
+def row_counts(app: Flask) -> dict[str, int]:
+    with app.app_context():
+        return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) or 0
+                for model in (Article, Comment, AuditEntry, Event)}
+
+
+def test_submit_returns_202_pending_with_author_token(client: FlaskClient, app: Flask) -> None:
+    response = submit(client, article_url="https://news.example/story-1",
+                      article_title="Story one")
+    assert response.status_code == 202
+    doc = response.get_json()
+    assert doc["status"] == "pending"
+    assert doc["author_token"].startswith("at_")
+    assert doc["article"] == "story-1"
+    assert doc["status_url"] == f"/api/v1/comments/{doc['id']}"
+    with app.app_context():
+        comment = db.session.get(Comment, doc["id"])
+        assert comment.article.title == "Story one"
+        assert comment.ip_hash
+        assert comment.ip_hash != "127.0.0.1"
+        events = db.session.scalars(select(Event.type)).all()
+        assert events == ["comment.created"]
+
+
+def test_own_comment_visible_with_token_only(client: FlaskClient) -> None:
+    doc = submit(client).get_json()
+    url = f"/api/v1/comments/{doc['id']}"
+    mine = client.get(url, headers={"X-Author-Token": doc["author_token"]})
+    assert mine.status_code == 200
+    assert mine.get_json()["status"] == "pending"
+    assert mine.get_json()["message"] == "Your comment is awaiting moderation."
+    missing = client.get(url)
+    assert missing.status_code == 401
+    assert missing.get_json()["error"]["code"] == "unauthorized"
+    wrong = client.get(url, headers={"X-Author-Token": "at_not-the-token"})
+    assert wrong.status_code == 404
+
+
+def test_thread_shows_only_approved_threaded_and_sanitised(client: FlaskClient,
+                                                           app: Flask) -> None:
+    first = submit(client, body="Great piece, *well* argued. <script>alert(1)</script>")
+    root_id = first.get_json()["id"]
+    token = first.get_json()["author_token"]
+    toxic = submit(client, body="You are a worthless idiot, shut your stupid mouth you moron.")
+    decide_all(app)
+    reply = submit(client, body="I agree with you.", parent_id=root_id,
+                   headers={"X-Author-Token": token})
+    assert reply.status_code == 202
+    decide_all(app)
+
+    thread = client.get(SUBMIT, query_string={"article": "story-1"}).get_json()
+    assert thread["article"]["approved_count"] == 2
+    assert [c["id"] for c in thread["comments"]] == [root_id]
+    root = thread["comments"][0]
+    assert "<script>" not in root["html"]
+    assert "&lt;script&gt;" in root["html"]
+    assert "<em>well</em>" in root["html"]
+    assert [r["id"] for r in root["replies"]] == [reply.get_json()["id"]]
+    assert root["replies"][0]["parent_id"] == root_id
+    assert toxic.get_json()["id"] not in {c["id"] for c in thread["comments"]}
+    # The reply reused the author identity from the token.
+    with app.app_context():
+        authors = {c.author_id for c in db.session.scalars(select(Comment))
+                   if c.id in (root_id, reply.get_json()["id"])}
+        assert len(authors) == 1
+
+
+def test_thread_cursor_pagination_both_sorts(client: FlaskClient, app: Flask) -> None:
+    ids = [submit(client, body=f"Point number {i} about the budget.").get_json()["id"]
+           for i in range(5)]
+    decide_all(app)
+    for sort, expected in (("oldest", ids), ("newest", ids[::-1])):
+        seen: list[int] = []
+        cursor = None
+        for _ in range(5):
+            query = {"article": "story-1", "sort": sort, "limit": 2}
+            if cursor:
+                query["cursor"] = cursor
+            page = client.get(SUBMIT, query_string=query).get_json()
+            seen += [c["id"] for c in page["comments"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == expected
+    bad = client.get(SUBMIT, query_string={"article": "story-1", "cursor": "!!nope"})
+    assert bad.status_code == 400
+    assert "cursor" in bad.get_json()["error"]["fields"]
+    other_sort = client.get(SUBMIT, query_string={"article": "story-1", "limit": 2})
+    wrong = client.get(SUBMIT, query_string={"article": "story-1", "sort": "newest",
+                                             "cursor": other_sort.get_json()["next_cursor"]})
+    assert wrong.status_code == 400
+
+
+def test_counts_for_many_articles(client: FlaskClient, app: Flask) -> None:
+    submit(client, article="a")
+    submit(client, article="a", body="Another fine remark.")
+    submit(client, article="b")
+    decide_all(app)
+    doc = client.get("/api/v1/sites/demo/counts?article=a&article=b&article=unknown")
+    assert doc.status_code == 200
+    assert doc.get_json() == {"counts": {"a": 2, "b": 1, "unknown": 0}}
+    too_many = client.get("/api/v1/sites/demo/counts",
+                          query_string=[("article", f"k{i}") for i in range(101)])
+    assert too_many.status_code == 422
+    none = client.get("/api/v1/sites/demo/counts")
+    assert none.status_code == 422
+
+
+BAD_SUBMITS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("empty body", {"article": "x", "body": ""}, 422, "body"),
+    ("blank body", {"article": "x", "body": "   \n "}, 400, "body"),
+    ("missing article", {"body": "hello"}, 422, "article"),
+    ("wrong types", {"article": 5, "author_name": [], "body": {}}, 422, "article"),
+    ("unknown field", {"article": "x", "body": "hi", "admin": True}, 422, "admin"),
+    ("bad email", {"article": "x", "body": "hi", "author_email": "nope"}, 422, "author_email"),
+    ("parent as string", {"article": "x", "body": "hi", "parent_id": "1"}, 422, "parent_id"),
+    ("unknown parent", {"article": "x", "body": "hi", "parent_id": 99999}, 400, "parent_id"),
+    ("name too long", {"article": "x", "body": "hi", "author_name": "n" * 81}, 422,
+     "author_name"),
+    ("bad article url", {"article": "x", "body": "hi", "article_url": "javascript:alert(1)"},
+     422, "article_url"),
+]
+
+
+@pytest.mark.parametrize(("what", "payload", "status", "field"), BAD_SUBMITS,
+                         ids=[b[0] for b in BAD_SUBMITS])
+def test_bad_submit_is_4xx_and_writes_nothing(client: FlaskClient, app: Flask, what: str,
+                                              payload: dict[str, Any], status: int,
+                                              field: str) -> None:
+    before = row_counts(app)
+    response = client.post(SUBMIT, json=payload)
+    assert response.status_code == status, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"]
+    assert error["message"]
+    assert field in error.get("fields", {}), error
+    assert row_counts(app) == before
+
+
+def test_oversized_body_text_is_refused_not_truncated(client: FlaskClient, app: Flask,
+                                                      settings: Any) -> None:
+    limit = settings.max_body_chars
+    emoji = "\U0001f600"
+    ok = submit(client, body=emoji * limit)
+    assert ok.status_code == 202
+    with app.app_context():
+        assert db.session.get(Comment, ok.get_json()["id"]).body == emoji * limit
+    before = row_counts(app)
+    over = submit(client, body=emoji * (limit + 1))
+    assert over.status_code == 400
+    assert "body" in over.get_json()["error"]["fields"]
+    assert row_counts(app) == before
+
+
+def test_request_over_size_limit_gets_413_json(client: FlaskClient, app: Flask) -> None:
+    before = row_counts(app)
+    response = client.post(SUBMIT, data=b'{"article": "x", "body": "' + b"x" * 2_000_000 + b'"}',
+                           content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "payload_too_large"
+    assert row_counts(app) == before
+
+
+@pytest.mark.parametrize(("data", "content_type", "status"), [
+    (b"not json", "application/json", 400),
+    (b'{"article": "x", "body": "hi"', "application/json", 400),
+    (b"article=x&body=hi", "application/x-www-form-urlencoded", 415),
+    (b'{"article": "x", "body": "hi"}', "text/plain", 415),
+    (b"[1, 2]", "application/json", 422),
+])
+def test_non_json_bodies_are_refused(client: FlaskClient, app: Flask, data: bytes,
+                                     content_type: str, status: int) -> None:
+    before = row_counts(app)
+    response = client.post(SUBMIT, data=data, content_type=content_type)
+    assert response.status_code == status
+    assert response.get_json()["error"]["message"]
+    assert row_counts(app) == before
+
+
+def test_unknown_site_and_closed_article(client: FlaskClient, app: Flask) -> None:
+    response = client.post("/api/v1/sites/nope/comments", json={"article": "x", "body": "hi"})
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+    assert client.get("/api/v1/sites/nope/comments?article=x").status_code == 404
+    submit(client, article="closed")
+    with app.app_context():
+        article = db.session.scalars(select(Article).where(Article.key == "closed")).one()
+        article.is_open = False
+        db.session.commit()
+    before = row_counts(app)
+    closed = submit(client, article="closed")
+    assert closed.status_code == 409
+    assert "closed" in closed.get_json()["error"]["message"]
+    assert row_counts(app) == before
+
+
+def test_reply_must_be_on_same_article_and_within_depth(client: FlaskClient, app: Flask,
+                                                        settings: Any) -> None:
+    parent = submit(client, article="one").get_json()
+    other = submit(client, article="two", body="hi", parent_id=parent["id"])
+    assert other.status_code == 400
+    assert "parent_id" in other.get_json()["error"]["fields"]
+    parent_id = parent["id"]
+    for _ in range(settings.max_depth):
+        reply = submit(client, article="one", body="deeper", parent_id=parent_id)
+        assert reply.status_code == 202
+        parent_id = reply.get_json()["id"]
+    too_deep = submit(client, article="one", body="deeper", parent_id=parent_id)
+    assert too_deep.status_code == 400
+    assert "deep" in too_deep.get_json()["error"]["message"]
+
+
+def test_unknown_article_on_site_without_auto_create(client: FlaskClient, app: Flask) -> None:
+    with app.app_context():
+        db.session.get(Site, "demo").auto_create_articles = False
+        db.session.commit()
+    response = submit(client, article="never-seen")
+    assert response.status_code == 404
+    assert "article" in response.get_json()["error"]["fields"]
+
+
+def test_idempotency_key_replays_the_same_comment(client: FlaskClient, app: Flask) -> None:
+    first = submit(client, headers={"Idempotency-Key": "k-1"}).get_json()
+    again = submit(client, headers={"Idempotency-Key": "k-1",
+                                    "X-Author-Token": first["author_token"]})
+    assert again.status_code == 202
+    assert again.get_json()["id"] == first["id"]
+    stranger = submit(client, headers={"Idempotency-Key": "k-1"})
+    assert stranger.status_code == 409
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
+
+
+def test_honeypot_comment_becomes_spam(client: FlaskClient, app: Flask) -> None:
+    doc = submit(client, body="Nice article!", website="http://bot.example").get_json()
+    decide_all(app)
+    with app.app_context():
+        comment = db.session.get(Comment, doc["id"])
+        assert comment.status == CommentStatus.SPAM
+        assert "hidden form field" in comment.status_reason
+
+
+def test_post_and_manual_modes(client: FlaskClient, app: Flask) -> None:
+    with app.app_context():
+        db.session.get(Site, "demo").mode = "post"
+        db.session.commit()
+    published = submit(client, article="p").get_json()
+    assert published["status"] == "approved"
+    assert client.get("/api/v1/sites/demo/counts?article=p").get_json()["counts"]["p"] == 1
+    pulled = submit(client, article="p", body="You are a worthless idiot, shut up moron.")
+    decide_all(app)
+    with app.app_context():
+        assert db.session.get(Comment, pulled.get_json()["id"]).status in {
+            CommentStatus.REJECTED, CommentStatus.HELD}
+        db.session.get(Site, "demo").mode = "manual"
+        db.session.commit()
+    held = submit(client, article="m").get_json()
+    decide_all(app)
+    with app.app_context():
+        assert db.session.get(Comment, held["id"]).status == CommentStatus.HELD
+        assert db.session.get(Comment, published["id"]).status == CommentStatus.APPROVED
+    assert client.get("/api/v1/sites/demo/counts?article=p").get_json()["counts"]["p"] == 1
+
+
+def test_cors_only_for_the_sites_origins(client: FlaskClient) -> None:
+    allowed = {"Origin": "http://localhost:8000"}
+    foreign = {"Origin": "https://evil.example"}
+    ok = client.get("/api/v1/sites/demo/counts?article=a", headers=allowed)
+    assert ok.headers["Access-Control-Allow-Origin"] == "http://localhost:8000"
+    assert "Origin" in ok.headers["Vary"]
+    assert "Access-Control-Allow-Origin" not in client.get(
+        "/api/v1/sites/demo/counts?article=a", headers=foreign).headers
+    preflight = client.options(SUBMIT, headers={
+        **allowed, "Access-Control-Request-Method": "POST"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:8000"
+    assert "X-Author-Token" in preflight.headers["Access-Control-Allow-Headers"]
+    bad_preflight = client.options(SUBMIT, headers={
+        **foreign, "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in bad_preflight.headers
+    refused = submit(client, headers=foreign)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "origin_not_allowed"
+    assert "Access-Control-Allow-Origin" not in client.get(
+        "/healthz", headers=allowed).headers
+
+
+def test_rate_limit_on_submit(app: Flask, settings: Any) -> None:
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    limited = create_app(replace(settings, rate_limit_submit="2/minute"))
+    limited_client = limited.test_client()
+    codes = [submit(limited_client).status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+    blocked = submit(limited_client)
+    assert blocked.get_json()["error"]["code"] == "rate_limited"
+    assert int(blocked.headers["Retry-After"]) > 0
+    with limited.app_context():
+        db.engine.dispose()
+
+
+def test_openapi_and_docs(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    paths = spec["paths"]
+    for path in ("/api/v1/sites/{site_id}/comments", "/api/v1/sites/{site_id}/counts",
+                 "/api/v1/comments/{comment_id}"):
+        assert path in paths
+    assert "202" in paths["/api/v1/sites/{site_id}/comments"]["post"]["responses"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_unknown_route_and_method_are_json(client: FlaskClient) -> None:
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "not_found"
+    wrong = client.delete(SUBMIT)
+    assert wrong.status_code == 405
+    assert wrong.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_health_and_readiness(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}

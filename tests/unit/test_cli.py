@@ -1,0 +1,68 @@
+"""The warden command, in-process through click's runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from service.cli import main
+from service.domain.security import token_digest
+from service.extensions import db
+from service.models import ApiKey, Site
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    for name in ("WARDEN_DATABASE_URL", "WARDEN_BROKER_URL", "WARDEN_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WARDEN_INSTANCE_DIR", str(tmp_path))
+    return CliRunner()
+
+
+def test_help_explains_each_command(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "web", "worker", "beat", "db", "sites", "keys", "settings"):
+        assert command in result.output
+
+
+def test_sites_and_keys(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    created = runner.invoke(main, ["sites", "create", "news", "--origin", "https://news.example",
+                                   "--mode", "post"])
+    assert created.exit_code == 0, created.output
+    again = runner.invoke(main, ["sites", "create", "news", "--origin", "https://news.example"])
+    assert again.exit_code != 0
+    assert "already exists" in again.output
+    bad = runner.invoke(main, ["sites", "create", "Bad Id!", "--origin", "https://x.example"])
+    assert bad.exit_code != 0
+    key = runner.invoke(main, ["keys", "create", "--site", "news", "--role", "moderator"])
+    assert key.exit_code == 0, key.output
+    plain = key.stdout.strip().splitlines()[-1]
+    assert plain.startswith("cw_mod_")
+    no_site = runner.invoke(main, ["keys", "create", "--site", "nope", "--role", "admin"])
+    assert no_site.exit_code != 0
+
+    from service.app import create_app
+    from tests.support import make_settings
+
+    app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'warden.db'}"))
+    with app.app_context():
+        site = db.session.get(Site, "news")
+        assert site.mode == "post"
+        assert site.allowed_origins == ["https://news.example"]
+        stored = db.session.scalars(select(ApiKey)).one()
+        assert stored.key_hash == token_digest(plain)
+        assert plain not in {stored.key_hash, stored.prefix}
+        db.engine.dispose()
+
+
+def test_bad_setting_fails_at_start_naming_it(runner: CliRunner,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARDEN_PORT", "not-a-port")
+    result = runner.invoke(main, ["db", "upgrade"])
+    assert result.exit_code != 0
+    assert "WARDEN_PORT" in result.output

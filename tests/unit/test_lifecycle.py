@@ -1,0 +1,74 @@
+"""The lifecycle table and the policy, as pure logic."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.domain.lifecycle import ALLOWED, can_transition
+from service.models import CommentStatus, ModerationMode
+from workers.checks.base import Verdict
+from workers.policy import Policy, Standing, decide
+
+S = CommentStatus
+
+
+@pytest.mark.parametrize(("current", "target", "allowed"), [
+    (S.PENDING, S.APPROVED, True),
+    (S.PENDING, S.SPAM, True),
+    (S.HELD, S.APPROVED, True),
+    (S.APPROVED, S.REJECTED, True),
+    (S.REJECTED, S.APPROVED, True),
+    (S.SPAM, S.APPROVED, True),
+    (S.APPROVED, S.PENDING, False),
+    (S.HELD, S.PENDING, False),
+    (S.DELETED, S.APPROVED, False),
+])
+def test_transitions(current: CommentStatus, target: CommentStatus, allowed: bool) -> None:
+    assert can_transition(current, target) is allowed
+
+
+def test_every_status_can_be_deleted_except_deleted() -> None:
+    for status, targets in ALLOWED.items():
+        assert (S.DELETED in targets) is (status != S.DELETED)
+    assert set(ALLOWED) == set(CommentStatus)
+
+
+def verdict(score: float, kind: str = "toxicity", name: str = "tox") -> Verdict:
+    return Verdict(name, "1", kind, score, [f"{name} said so"])  # type: ignore[arg-type]
+
+
+AUTO = Policy(ModerationMode.AUTO, hold_threshold=0.5, reject_threshold=0.9)
+
+
+@pytest.mark.parametrize(("verdicts", "status", "by"), [
+    ([verdict(0.1), verdict(0.2, "spam", "links")], S.APPROVED, "policy"),
+    ([verdict(0.95)], S.REJECTED, "tox"),
+    ([verdict(0.1), verdict(0.92, "spam", "links")], S.SPAM, "links"),
+    ([verdict(0.6)], S.HELD, "tox"),
+    ([verdict(0.9)], S.REJECTED, "tox"),
+    ([verdict(0.5)], S.HELD, "tox"),
+])
+def test_policy_thresholds(verdicts: list[Verdict], status: CommentStatus, by: str) -> None:
+    decision = decide(verdicts, AUTO, Standing())
+    assert decision.status == status
+    assert decision.decided_by == by
+    assert "threshold" in decision.reason
+
+
+def test_policy_reasons_are_readable() -> None:
+    decision = decide([verdict(0.93)], AUTO, Standing())
+    assert decision.reason == "tox 0.93 (tox said so) at or above reject threshold 0.90"
+
+
+def test_author_standing_and_modes() -> None:
+    assert decide([verdict(0.0)], AUTO, Standing(blocked=True)).status == S.REJECTED
+    assert decide([verdict(0.6)], AUTO, Standing(trusted=True)).status == S.APPROVED
+    assert decide([verdict(0.95)], AUTO, Standing(trusted=True)).status == S.REJECTED
+    manual = Policy(ModerationMode.MANUAL)
+    assert decide([verdict(0.0)], manual, Standing()).status == S.HELD
+
+
+def test_failed_check_holds_for_a_human() -> None:
+    decision = decide([verdict(0.0)], AUTO, Standing(), failed=["links"])
+    assert decision.status == S.HELD
+    assert "links" in decision.reason

@@ -1,0 +1,59 @@
+"""Settings are coerced strictly and name the variable when they are wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import Settings, SettingsError
+
+
+def test_defaults_run_embedded(tmp_path: Path) -> None:
+    settings = Settings.from_env({"WARDEN_INSTANCE_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'warden.db'}"
+    assert settings.broker_url == "filesystem://"
+    assert settings.is_sqlite
+    # The generated secret is stable across processes and private to the owner.
+    key_file = tmp_path / "secret_key"
+    assert key_file.read_text() == settings.secret_key
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert Settings.from_env({"WARDEN_INSTANCE_DIR": str(tmp_path)}).secret_key == \
+        settings.secret_key
+
+
+def test_values_are_coerced(tmp_path: Path) -> None:
+    settings = Settings.from_env({
+        "WARDEN_INSTANCE_DIR": str(tmp_path),
+        "WARDEN_PORT": "9001",
+        "WARDEN_DATABASE_URL": "postgresql+psycopg://u:p@db/warden",
+        "WARDEN_BROKER_URL": "redis://redis:6379/0",
+        "WARDEN_RATE_LIMIT_SUBMIT": "off",
+        "WARDEN_SWEEP_INTERVAL_SECONDS": "2.5",
+        "WARDEN_SECRET_KEY": "x" * 32,
+    })
+    assert settings.port == 9001
+    assert not settings.is_sqlite
+    assert settings.rate_limit_submit == "off"
+    assert settings.sweep_interval_seconds == 2.5
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("PORT", "eighty"),
+    ("PORT", "70000"),
+    ("DATABASE_URL", "mysql://db/warden"),
+    ("BROKER_URL", "kafka://x"),
+    ("RATE_LIMIT_SUBMIT", "lots"),
+    ("MAX_BODY_CHARS", "0"),
+    ("LOG_LEVEL", "chatty"),
+    ("SECRET_KEY", "short"),
+])
+def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"WARDEN_{name}"):
+        Settings.from_env({"WARDEN_INSTANCE_DIR": str(tmp_path), f"WARDEN_{name}": value})
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name, _default, _help in Settings.documented():
+        assert f"`{name}`" in readme, name

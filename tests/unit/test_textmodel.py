@@ -1,0 +1,178 @@
+"""Unit tests for workers.checks.textmodel and the shipped toxicity/spam artefacts."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pathlib
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from workers.checks.textmodel import (  # noqa: E402
+    Block,
+    LinearTextModel,
+    fit_linear_model,
+    normalize_for_model,
+)
+
+MODELS = REPO / "workers" / "checks" / "models"
+CLEAN = "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot."
+TOXIC = "You are a worthless idiot, shut your stupid mouth you moron."
+SPAM = "Hey guys check out my new channel and please subscribe!!! http://www.youtube.com/user/x"
+HAM = "This song never gets old, still listening in 2015"
+
+
+def data_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("WARDEN_DATA_DIR", str(REPO / ".." / "shared" / "data")))
+
+
+@pytest.fixture(scope="module")
+def tox() -> LinearTextModel:
+    return LinearTextModel.load(MODELS / "toxicity.npz")
+
+
+@pytest.fixture(scope="module")
+def spam() -> LinearTextModel:
+    return LinearTextModel.load(MODELS / "spam.npz")
+
+
+# ----------------------------------------------------------------- normalize_for_model
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Hello&#39;s  <br />World", "hello's world"),
+        ("&amp;quot;quoted&amp;quot;", '"quoted"'),
+        ("\ufeffcheck\u200b out\ufeff", "check out"),
+        ("\uff26\uff35\uff2c\uff2c", "full"),
+        ('see <a href="https://www.example.com/x?y=1">here</a>', "see example.com here"),
+        ("visit http://www.Spam-Site.biz/path now", "visit spam-site.biz now"),
+        ("i <3 this, a < b > c", "i <3 this, a < b > c"),
+        ("  many\n\tspaces  ", "many spaces"),
+        ("", ""),
+    ],
+)
+def test_normalize_for_model(raw: str, expected: str) -> None:
+    assert normalize_for_model(raw) == expected
+
+
+def test_normalize_is_idempotent() -> None:
+    once = normalize_for_model("A &amp; B <b>bold</b> https://t.co/abc \u200b")
+    assert normalize_for_model(once) == once
+
+
+# ----------------------------------------------------------------- artefacts
+@pytest.mark.parametrize("name", ["toxicity", "spam"])
+def test_artefact_has_no_pickles_and_metadata(name: str) -> None:
+    path = MODELS / f"{name}.npz"
+    assert path.stat().st_size < 5_000_000
+    with zipfile.ZipFile(path) as zf:
+        for member in zf.namelist():
+            with zf.open(member) as fh:
+                head = fh.read(256)
+            assert b"|O" not in head, f"{member} holds Python objects"
+    with np.load(path, allow_pickle=False) as z:
+        assert "metadata" in z.files
+    model = LinearTextModel.load(path)
+    meta = model.metadata
+    for key in ("name", "version", "trained_at", "data_files", "heldout_metrics", "thresholds"):
+        assert key in meta
+    assert model.name == name
+    assert all(isinstance(v, int) and v > 0 for v in meta["data_files"].values())
+    assert all(b["n_features"] > 0 for b in meta["blocks"])
+
+
+def test_scores_are_deterministic_and_batched_equals_single(
+    tox: LinearTextModel, spam: LinearTextModel
+) -> None:
+    texts = [CLEAN, TOXIC, SPAM, HAM, "", "<br />", "ok"]
+    for model in (tox, spam):
+        batch = model.score(texts)
+        assert batch.shape == (len(texts),)
+        assert np.all((batch >= 0) & (batch <= 1))
+        np.testing.assert_array_equal(batch, model.score(texts))
+        single = np.array([model.score([t])[0] for t in texts])
+        np.testing.assert_allclose(batch, single, rtol=1e-6, atol=1e-9)
+        reloaded = LinearTextModel.load(MODELS / f"{model.name}.npz")
+        np.testing.assert_array_equal(batch, reloaded.score(texts))
+
+
+def test_empty_batch_and_string_rejected(tox: LinearTextModel) -> None:
+    assert tox.score([]).shape == (0,)
+    with pytest.raises(TypeError):
+        tox.score("not a list")  # type: ignore[arg-type]
+
+
+def test_toxicity_sanity(tox: LinearTextModel) -> None:
+    clean, toxic = tox.score([CLEAN, TOXIC])
+    assert clean < 0.3
+    assert toxic > 0.8
+    reasons = tox.top_terms(TOXIC)
+    assert reasons
+    assert any(w in " ".join(reasons) for w in ("idiot", "moron", "stupid", "worthless"))
+
+
+def test_spam_sanity(spam: LinearTextModel) -> None:
+    s_spam, s_ham, s_clean = spam.score([SPAM, HAM, CLEAN])
+    assert s_spam > s_ham
+    assert s_spam > 0.5
+    assert s_clean < 0.3
+    reasons = " ".join(spam.top_terms(SPAM))
+    assert any(w in reasons for w in ("subscribe", "check out", "channel"))
+
+
+def test_markup_does_not_change_score(tox: LinearTextModel) -> None:
+    a, b = tox.score([TOXIC, f"\ufeff<b>{TOXIC.replace(' ', '&#32;')}</b><br />"])
+    assert a == pytest.approx(b, rel=1e-6)
+
+
+def test_top_terms_limits(tox: LinearTextModel) -> None:
+    assert tox.top_terms("", n=3) == []
+    assert len(tox.top_terms(TOXIC, n=2)) <= 2
+
+
+def test_save_load_roundtrip(tmp_path: pathlib.Path) -> None:
+    blocks = [
+        Block("word", "word", 2**10, (1, 2), use_idf=True),
+        Block("char", "char_wb", 2**10, (2, 3)),
+        Block("meta", "meta", 2**6, scale=0.5),
+    ]
+    texts = ["good nice post", "bad awful spam", "nice article", "buy cheap pills now"] * 3
+    labels = [0, 1, 0, 1] * 3
+    model = fit_linear_model(texts, labels, blocks, c=1.0, metadata={"name": "t", "version": "1"})
+    path = tmp_path / "m.npz"
+    model.save(path)
+    again = LinearTextModel.load(path)
+    np.testing.assert_allclose(model.score(texts), again.score(texts), rtol=1e-6)
+    assert again.score(["buy cheap pills"])[0] > again.score(["nice post"])[0]
+
+
+# ----------------------------------------------------------------- data-backed checks
+def _read(name: str) -> list[dict[str, str]]:
+    path = data_dir() / name
+    if not path.exists():
+        pytest.skip(f"labelled data not found at {path} (set WARDEN_DATA_DIR)")
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.data
+def test_spam_model_separates_youtube_comments(spam: LinearTextModel) -> None:
+    rows = _read("spam_youtube_dev.csv")
+    scores = spam.score([r["text"] for r in rows])
+    y = np.array([r["label"] == "spam" for r in rows])
+    assert scores[y].mean() > scores[~y].mean() + 0.4
+
+
+@pytest.mark.data
+def test_toxicity_model_separates_jigsaw_comments(tox: LinearTextModel) -> None:
+    rows = _read("toxicity_jigsaw_wiki_dev.csv")
+    scores = tox.score([r["text"] for r in rows])
+    y = np.array([r["label"] == "toxic" for r in rows])
+    assert scores[y].mean() > scores[~y].mean() + 0.4

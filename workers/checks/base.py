@@ -1,0 +1,81 @@
+"""What every check is: a name, a version, and text + context -> score in 0..1 + reasons.
+
+Checks are pure over their inputs (the context is gathered once, before they run), so the
+worker, ``warden eval`` and the simulate endpoint run exactly the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Kind = Literal["spam", "toxicity"]
+
+
+@dataclass(frozen=True)
+class CommentContext:
+    """Everything a check may look at, gathered once per comment."""
+
+    text: str
+    site_id: str = ""
+    author_name: str = ""
+    article_key: str = ""
+    parent_text: str | None = None
+    signals: dict[str, Any] = field(default_factory=dict)
+    # Times the same normalised text was seen on this site in the look-back window,
+    # on other articles and in all.
+    duplicates_elsewhere: int = 0
+    duplicates_total: int = 0
+    # Comments from the same author / hashed address in the velocity window.
+    author_recent: int = 0
+    address_recent: int = 0
+    author_approved: int = 0
+    author_rejected: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    version: str
+    kind: Kind
+    score: float
+    reasons: list[str]
+
+    @property
+    def label(self) -> str:
+        if self.score >= 0.5:
+            return self.kind
+        return "ok"
+
+
+class Check(Protocol):
+    name: str
+    version: str
+    kind: Kind
+
+    def run_batch(self, contexts: Sequence[CommentContext]) -> list[Verdict]: ...
+
+
+def clamp(score: float) -> float:
+    return max(0.0, min(1.0, float(score)))
+
+
+HOLD_POINT = 0.5
+REJECT_POINT = 0.9
+
+
+def calibrate(raw: float, review_at: float, reject_at: float) -> float:
+    """Map a model's probability onto the policy's common scale.
+
+    Models differ in calibration, so each declares where its own probability is worth a
+    human look (``review_at``) and where it is confident (``reject_at``); those points map
+    to 0.5 and 0.9, where the default site thresholds sit, linearly in between and beyond.
+    """
+    raw = clamp(raw)
+    if raw <= review_at:
+        return HOLD_POINT * raw / review_at if review_at > 0 else HOLD_POINT
+    if raw <= reject_at:
+        span = (raw - review_at) / (reject_at - review_at)
+        return HOLD_POINT + (REJECT_POINT - HOLD_POINT) * span
+    return REJECT_POINT + (1 - REJECT_POINT) * (raw - reject_at) / (1 - reject_at)

@@ -1,0 +1,475 @@
+"""Small, dependency-light linear text classifiers for the toxicity and spam checks.
+
+Why this shape:
+
+* Features come from scikit-learn's ``HashingVectorizer`` (murmurhash3, stateless), so an
+  artefact is just numbers: per-block weights (and optional IDF factors) plus the hashing
+  parameters in JSON metadata. Nothing is unpickled at load time (``allow_pickle=False``),
+  so a shipped model file cannot execute code, and the features do not drift when
+  scikit-learn is upgraded.
+* Scoring is a sparse dot product, fast enough to run inline in a Celery worker
+  (thousands of comments per second on one core).
+* ``top_terms`` explains a score with the words that pushed it up, for moderator-facing
+  reasons.
+
+The training side lives in ``training/``; it builds the same feature blocks through
+:func:`build_features` so training and inference cannot disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import itertools
+import json
+import math
+import pathlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction import FeatureHasher
+from sklearn.feature_extraction.text import HashingVectorizer
+
+FORMAT = "warden-linear-text-model/1"
+
+# Zero-width and invisible characters that spammers (and copy/paste) put in comments.
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\ufeff\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u00ad\u034f"), None
+)
+_A_HREF = re.compile(r"""<a\s[^<>]*?href\s*=\s*["']?([^"'\s<>]+)[^<>]*>""", re.IGNORECASE)
+# A tag must start with a letter right after "<" so "<3" or "a < b > c" survive.
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+_WS = re.compile(r"\s+")
+
+#: Token pattern for word blocks: dotted domains ("youtube.com") stay one token,
+#: otherwise any run of word characters (single letters kept: "u", "f u").
+WORD_REGEX = r"(?u)\b\w+(?:\.\w+)*\.[a-z]{2,}\b|\b\w+\b"
+
+
+def _domain(url: str) -> str:
+    """Reduce a URL to its host name without ``www.`` (the part that identifies a spammer)."""
+    u = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip(), flags=re.IGNORECASE)
+    host = re.split(r"[/?#:]", u, maxsplit=1)[0].lower()
+    if host.startswith("www."):
+        host = host[4:]
+    return host.strip(".")
+
+
+def normalize_for_model(text: str) -> str:
+    """Canonical text for the models, so markup and Unicode tricks do not change scores.
+
+    Unescapes HTML entities (twice, for double-escaped ``&amp;#39;``), replaces ``<a href>``
+    links and bare URLs by their domain, strips remaining tags such as ``<br />``, drops
+    zero-width characters and U+FEFF, applies NFKC (fullwidth/compatibility forms), lowercases
+    and collapses whitespace.
+    """
+    if not text:
+        return ""
+    t = html.unescape(html.unescape(text))
+    t = _A_HREF.sub(lambda m: f" {_domain(m.group(1))} ", t)
+    t = _TAG.sub(" ", t)
+    t = t.translate(_INVISIBLE)
+    t = unicodedata.normalize("NFKC", t)
+    t = t.translate(_INVISIBLE)
+    t = t.lower()
+    t = _URL.sub(lambda m: f" {_domain(m.group(0))} ", t)
+    return _WS.sub(" ", t).strip()
+
+
+# --------------------------------------------------------------------------- meta tokens
+_DOMAIN_IN_TEXT = re.compile(r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:[a-z]{2,})\b")
+_SPACED_DOMAIN = re.compile(r"\b[a-z0-9-]{3,}\s*\.\s*(?:com|net|org|info|biz|ly|tk|co)\b")
+_LONG_DIGITS = re.compile(r"\d[\d\s().-]{6,}\d")
+_HANDLE = re.compile(r"(?<!\w)@\w{2,}")
+_LETTER = re.compile(r"[^\W\d_]")
+_UPPER = re.compile(r"[A-Z\u00c0-\u00de]")
+_SYMBOL = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
+
+
+def meta_tokens(raw: str, norm: str) -> list[str]:
+    """Coarse shape features as pseudo-tokens (hashed into their own block).
+
+    They capture what n-grams miss: links, phone numbers, shouting, length. Names are
+    stable strings because their hashes are what the weights refer to.
+    """
+    toks: list[str] = []
+    n = len(norm)
+    toks.append(f"len:{min(int(math.log2(n + 1)), 12)}")
+    words = norm.split()
+    toks.append(f"words:{min(int(math.log2(len(words) + 1)), 9)}")
+    if _URL.search(raw) or _A_HREF.search(raw):
+        toks.append("has_url")
+    if _DOMAIN_IN_TEXT.search(norm):
+        toks.append("has_domain")
+    if _SPACED_DOMAIN.search(norm):
+        toks.append("spaced_domain")
+    if _LONG_DIGITS.search(norm):
+        toks.append("long_digits")
+    if _HANDLE.search(raw):
+        toks.append("handle")
+    n_letters = len(_LETTER.findall(raw))
+    if n_letters >= 8:
+        caps = len(_UPPER.findall(raw)) / n_letters
+        toks.append(f"caps:{min(int(caps * 4), 3)}")
+    if "!!" in raw:
+        toks.append("multi_excl")
+    if "?" in raw:
+        toks.append("question")
+    if _SYMBOL.search(raw):
+        toks.append("symbols")
+    return toks
+
+
+# --------------------------------------------------------------------------- features
+@dataclass(frozen=True)
+class Block:
+    """One hashed feature block; its parameters are stored verbatim in the metadata."""
+
+    name: str
+    kind: str  # "word" | "char_wb" | "meta"
+    n_features: int
+    ngram_range: tuple[int, int] = (1, 1)
+    sublinear_tf: bool = True
+    use_idf: bool = False
+    scale: float = 1.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Block:
+        return cls(
+            name=str(d["name"]),
+            kind=str(d["kind"]),
+            n_features=int(d["n_features"]),
+            ngram_range=(int(d["ngram_range"][0]), int(d["ngram_range"][1])),
+            sublinear_tf=bool(d.get("sublinear_tf", True)),
+            use_idf=bool(d.get("use_idf", False)),
+            scale=float(d.get("scale", 1.0)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "n_features": self.n_features,
+            "ngram_range": list(self.ngram_range),
+            "sublinear_tf": self.sublinear_tf,
+            "use_idf": self.use_idf,
+            "scale": self.scale,
+        }
+
+    def hasher(self) -> HashingVectorizer | FeatureHasher:
+        """Rebuild the exact hashing transformer from the stored parameters (cached)."""
+        return _hasher_for(self)
+
+    def _make_hasher(self) -> HashingVectorizer | FeatureHasher:
+        if self.kind == "meta":
+            return FeatureHasher(
+                n_features=self.n_features, input_type="string", alternate_sign=False
+            )
+        common: dict[str, Any] = {
+            "n_features": self.n_features,
+            "ngram_range": self.ngram_range,
+            "lowercase": False,  # normalize_for_model already did it
+            "alternate_sign": False,
+            "norm": None,
+            "dtype": np.float32,
+        }
+        if self.kind == "word":
+            return HashingVectorizer(analyzer="word", token_pattern=WORD_REGEX, **common)
+        if self.kind == "char_wb":
+            return HashingVectorizer(analyzer="char_wb", **common)
+        raise ValueError(f"unknown block kind {self.kind!r}")
+
+
+@functools.lru_cache(maxsize=64)
+def _hasher_for(block: Block) -> HashingVectorizer | FeatureHasher:
+    """Building a vectorizer costs ~1 ms of validation; per-comment calls must not pay it."""
+    return block._make_hasher()
+
+
+def _l2_rows(x: sp.csr_matrix) -> sp.csr_matrix:
+    """Row-wise L2 normalisation in place on the CSR data (no diagonal matrices: fast)."""
+    if x.nnz:
+        sq = np.add.reduceat(x.data.astype(np.float64) ** 2, x.indptr[:-1].clip(max=x.nnz - 1))
+        sq[np.diff(x.indptr) == 0] = 0.0
+        norms = np.sqrt(sq)
+        norms[norms == 0] = 1.0
+        x.data = (x.data / np.repeat(norms, np.diff(x.indptr))).astype(np.float32)
+    return x
+
+
+def raw_counts(block: Block, raw: Sequence[str], norm: Sequence[str]) -> sp.csr_matrix:
+    """Hashed term counts (sublinear if configured), before IDF and normalisation."""
+    if block.kind == "meta":
+        x = block.hasher().transform(meta_tokens(r, t) for r, t in zip(raw, norm, strict=True))
+    else:
+        x = block.hasher().transform(norm)
+    x = sp.csr_matrix(x, dtype=np.float32)
+    if block.sublinear_tf and x.nnz:
+        x.data = (1.0 + np.log(x.data)).astype(np.float32)
+    return x
+
+
+def finish_block(block: Block, counts: sp.csr_matrix, idf: np.ndarray | None) -> sp.csr_matrix:
+    """Apply IDF, L2-normalise the rows and scale, so blocks contribute comparably."""
+    x = counts.copy()
+    if block.use_idf and idf is not None and x.nnz:
+        x.data = (x.data * idf[x.indices]).astype(np.float32)
+    x = _l2_rows(x)
+    if block.scale != 1.0:
+        x.data = (x.data * np.float32(block.scale)).astype(np.float32)
+    return x
+
+
+def build_features(
+    blocks: Sequence[Block],
+    texts: Sequence[str],
+    idfs: dict[str, np.ndarray] | None = None,
+    max_chars: int = 2000,
+) -> sp.csr_matrix:
+    """The full design matrix (blocks side by side); shared by training and inference."""
+    raw = [(t or "")[:max_chars] for t in texts]
+    norm = [normalize_for_model(t) for t in raw]
+    mats = [finish_block(b, raw_counts(b, raw, norm), (idfs or {}).get(b.name)) for b in blocks]
+    return sp.csr_matrix(sp.hstack(mats, format="csr"))
+
+
+def compute_idf(counts: sp.csr_matrix) -> np.ndarray:
+    """Smoothed IDF per hashed bucket (as scikit-learn's TfidfTransformer)."""
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    return (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- model
+class LinearTextModel:
+    """A logistic-regression-style scorer over hashed n-gram blocks, loaded from ``.npz``."""
+
+    def __init__(
+        self,
+        metadata: dict[str, Any],
+        weights: dict[str, np.ndarray],
+        intercept: float,
+        idfs: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        self.metadata: dict[str, Any] = metadata
+        self.name: str = str(metadata.get("name", "model"))
+        self.version: str = str(metadata.get("version", "0"))
+        self.blocks: list[Block] = [Block.from_dict(b) for b in metadata["blocks"]]
+        self.max_chars: int = int(metadata.get("max_chars", 2000))
+        self.intercept = float(intercept)
+        self.weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+        self.idfs = {k: np.asarray(v, dtype=np.float32) for k, v in (idfs or {}).items()}
+        for b in self.blocks:
+            if self.weights[b.name].shape != (b.n_features,):
+                raise ValueError(f"weight shape mismatch for block {b.name!r}")
+        self._coef = np.concatenate([self.weights[b.name] for b in self.blocks])
+
+    # ------------------------------------------------------------------ io
+    @classmethod
+    def load(cls, path: pathlib.Path) -> LinearTextModel:
+        """Load an artefact written by :meth:`save`; never unpickles (``allow_pickle=False``)."""
+        with np.load(pathlib.Path(path), allow_pickle=False) as z:
+            meta = json.loads(bytes(z["metadata"]).decode("utf-8"))
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"{path}: not a {FORMAT} artefact")
+            weights = {b["name"]: np.array(z[f"w_{b['name']}"]) for b in meta["blocks"]}
+            idfs = {
+                b["name"]: np.array(z[f"idf_{b['name']}"])
+                for b in meta["blocks"]
+                if b.get("use_idf")
+            }
+            intercept = float(z["intercept"][0])
+        return cls(meta, weights, intercept, idfs)
+
+    def save(self, path: pathlib.Path) -> None:
+        """Write weights, IDF factors and JSON metadata to a compressed, pickle-free npz."""
+        meta = dict(self.metadata)
+        meta["format"] = FORMAT
+        arrays: dict[str, np.ndarray] = {
+            "metadata": np.frombuffer(
+                json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8
+            ),
+            "intercept": np.array([self.intercept], dtype=np.float64),
+        }
+        for b in self.blocks:
+            arrays[f"w_{b.name}"] = self.weights[b.name].astype(np.float32)
+            if b.use_idf:
+                arrays[f"idf_{b.name}"] = self.idfs[b.name].astype(np.float32)
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ scoring
+    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Design matrix for ``texts`` exactly as seen in training."""
+        return build_features(self.blocks, texts, self.idfs, self.max_chars)
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw log-odds; useful when combining models."""
+        if isinstance(texts, str):
+            raise TypeError("score() takes a sequence of texts, not a single string")
+        if len(texts) == 0:
+            return np.zeros(0, dtype=np.float64)
+        x = self.features(texts)
+        return np.asarray(x @ self._coef, dtype=np.float64) + self.intercept
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability (0..1) of the positive class (toxic / spam) for each text, batched."""
+        z = self.decision_function(texts)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
+    # ------------------------------------------------------------------ explanations
+    def _occurrence_values(self, block: Block, terms: list[str], raw: str, norm: str) -> np.ndarray:
+        """Contribution to the log-odds of each occurrence of ``terms`` in this document.
+
+        Exact attribution: a bucket's contribution ``coef * x`` (x after tf, IDF and L2
+        norm of *this* document) is shared equally among the occurrences hashed there.
+        """
+        if not terms:
+            return np.zeros(0, dtype=np.float64)
+        counts = raw_counts(block, [raw], [norm])
+        x = finish_block(block, counts.copy(), self.idfs.get(block.name))
+        n_occ = block.hasher().transform([norm]) if block.kind != "meta" else counts
+        occ = dict(zip(n_occ.indices.tolist(), n_occ.data.tolist(), strict=True))
+        val = dict(zip(x.indices.tolist(), x.data.tolist(), strict=True))
+        hasher = FeatureHasher(
+            n_features=block.n_features, input_type="string", alternate_sign=False
+        )
+        idx = sp.csr_matrix(hasher.transform([[t] for t in terms])).indices.tolist()
+        w = self.weights[block.name]
+        return np.array([float(w[i]) * val.get(i, 0.0) / max(occ.get(i, 1.0), 1.0) for i in idx])
+
+    def top_terms(self, text: str, n: int = 3) -> list[str]:
+        """Words/phrases of ``text`` that pushed its score up most, for human-readable reasons.
+
+        Each word gets the contribution of its word unigram, half of each bigram it is in,
+        and its character n-grams (char_wb n-grams never cross a space, so they belong to
+        one word). Words contributing at least a third of the strongest one are kept;
+        adjacent kept words merge into short phrases ("check out", "my channel"). Callers
+        should only show reasons for texts that scored high.
+        """
+        raw = (text or "")[: self.max_chars]
+        norm = normalize_for_model(raw)
+        if not norm or n <= 0:
+            return []
+        tok_re = re.compile(WORD_REGEX)
+        chunks = norm.split(" ")
+        tokens: list[str] = []
+        chunk_of: list[int] = []
+        for ci, chunk in enumerate(chunks):
+            for m in tok_re.finditer(chunk):
+                tokens.append(m.group(0))
+                chunk_of.append(ci)
+        if not tokens:
+            return []
+        contrib = np.zeros(len(tokens), dtype=np.float64)
+        per_chunk = np.bincount(chunk_of, minlength=len(chunks))
+        for b in self.blocks:
+            if b.kind == "word":
+                lo, hi = b.ngram_range
+                if lo <= 1 <= hi:
+                    contrib += self._occurrence_values(b, tokens, raw, norm)
+                if lo <= 2 <= hi and len(tokens) > 1:
+                    bigrams = [f"{a} {c}" for a, c in itertools.pairwise(tokens)]
+                    bw = self._occurrence_values(b, bigrams, raw, norm)
+                    contrib[:-1] += bw / 2
+                    contrib[1:] += bw / 2
+            elif b.kind == "char_wb":
+                analyzer = b.hasher().build_analyzer()
+                grams_per_chunk = [analyzer(c) for c in chunks]
+                gw = self._occurrence_values(
+                    b, [g for gs in grams_per_chunk for g in gs], raw, norm
+                )
+                pos = 0
+                sums = []
+                for gs in grams_per_chunk:
+                    sums.append(float(gw[pos : pos + len(gs)].sum()))
+                    pos += len(gs)
+                for i, ci in enumerate(chunk_of):
+                    contrib[i] += sums[ci] / per_chunk[ci]
+        best = float(contrib.max())
+        if best <= 0:
+            return []
+        keep = contrib >= best / 3
+        phrases: list[tuple[float, str]] = []
+        i = 0
+        while i < len(tokens):
+            if not keep[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(tokens) and keep[j + 1] and j + 1 - i < 3:
+                j += 1
+            phrases.append((float(contrib[i : j + 1].sum()), " ".join(tokens[i : j + 1])))
+            i = j + 1
+        phrases.sort(key=lambda p: -p[0])
+        out: list[str] = []
+        for _, phrase in phrases:
+            if phrase not in out:
+                out.append(phrase)
+            if len(out) >= n:
+                break
+        return out
+
+
+__all__ = [
+    "FORMAT",
+    "Block",
+    "LinearTextModel",
+    "build_features",
+    "compute_idf",
+    "fit_linear_model",
+    "meta_tokens",
+    "normalize_for_model",
+    "raw_counts",
+]
+
+
+def fit_linear_model(
+    texts: Sequence[str],
+    labels: Sequence[int] | np.ndarray,
+    blocks: Sequence[Block],
+    *,
+    c: float = 4.0,
+    sample_weight: np.ndarray | None = None,
+    class_weight: str | dict[int, float] | None = None,
+    max_chars: int = 2000,
+    metadata: dict[str, Any] | None = None,
+) -> LinearTextModel:
+    """Fit L2 logistic regression on the hashed blocks (training-time helper).
+
+    Lives here, next to :func:`build_features`, so the training scripts cannot build features
+    differently from inference. scikit-learn's estimator is imported lazily: workers only score.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    raw = [(t or "")[:max_chars] for t in texts]
+    norm = [normalize_for_model(t) for t in raw]
+    idfs: dict[str, np.ndarray] = {}
+    mats = []
+    for b in blocks:
+        counts = raw_counts(b, raw, norm)
+        if b.use_idf:
+            idfs[b.name] = compute_idf(counts)
+        mats.append(finish_block(b, counts, idfs.get(b.name)))
+    x = sp.csr_matrix(sp.hstack(mats, format="csr"))
+    y = np.asarray(labels, dtype=np.int64)
+    clf = LogisticRegression(C=c, solver="liblinear", class_weight=class_weight, max_iter=1000)
+    clf.fit(x, y, sample_weight=sample_weight)
+    coef = clf.coef_.ravel().astype(np.float32)
+    weights: dict[str, np.ndarray] = {}
+    off = 0
+    for b in blocks:
+        weights[b.name] = coef[off : off + b.n_features]
+        off += b.n_features
+    meta = dict(metadata or {})
+    meta["blocks"] = [b.to_dict() for b in blocks]
+    meta["max_chars"] = max_chars
+    meta["format"] = FORMAT
+    return LinearTextModel(meta, weights, float(clf.intercept_[0]), idfs)

@@ -1,0 +1,52 @@
+"""Sending work to the broker from the web process.
+
+The database is the record of pending work; a send here only wakes a worker sooner. If the
+broker is down the send is logged and dropped, and the beat sweep re-enqueues the comment.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from flask import current_app
+from kombu.exceptions import KombuError, OperationalError
+
+from service.logs import request_id_var
+
+log = logging.getLogger("warden.dispatch")
+
+MODERATE_TASK = "warden.moderate_comment"
+QUEUE_MODERATION = "moderation"
+QUEUE_HOUSEKEEPING = "housekeeping"
+
+# Fail fast when the broker is down: the request has already committed, the sweep retries.
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                  "interval_max": 0.2}
+
+
+def _celery() -> Celery:
+    """The producer bound to the current Flask app's settings (web, worker and tests alike)."""
+    return current_app.extensions["warden_celery"]
+
+
+def enqueue_moderation(comment_id: int) -> bool:
+    celery = _celery()
+    try:
+        celery.send_task(MODERATE_TASK, args=[comment_id], queue=QUEUE_MODERATION,
+                         headers={"warden_request_id": request_id_var.get()},
+                         retry=True, retry_policy=_PUBLISH_RETRY)
+    except (KombuError, OperationalError, OSError) as exc:
+        log.warning("broker unavailable, sweep will enqueue comment %s: %s", comment_id,
+                    type(exc).__name__, extra={"comment_id": comment_id})
+        return False
+    return True
+
+
+def broker_reachable() -> bool:
+    try:
+        with _celery().connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except (KombuError, OperationalError, OSError):
+        return False
+    return True

@@ -1,0 +1,5 @@
+"""Celery tasks: thin routing onto domain code; each receives ids only."""
+
+from workers.tasks import moderation, sweeps
+
+__all__ = ["moderation", "sweeps"]
