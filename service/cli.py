@@ -141,11 +141,14 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--site", "site_id", required=True)
+@click.option("--site", "site_id", default=None, help="the site the key works on")
+@click.option("--all-sites", is_flag=True, help="an operator key valid on every site")
 @click.option("--role", type=click.Choice(["moderator", "admin"]), required=True)
 @click.option("--label", default=None, help="who or what the key is for")
-def keys_create(site_id: str, role: str, label: str | None) -> None:
+def keys_create(site_id: str | None, all_sites: bool, role: str, label: str | None) -> None:
     """Create a key; it is printed once and only its hash is stored."""
+    if bool(site_id) == all_sites:
+        raise click.UsageError("give exactly one of --site ID or --all-sites")
     from service.domain.errors import DomainError
     from service.domain.sites import create_api_key
     from service.extensions import db as database
@@ -156,7 +159,8 @@ def keys_create(site_id: str, role: str, label: str | None) -> None:
             database.session.commit()
         except DomainError as exc:
             raise click.ClickException(exc.message) from None
-        click.echo(f"key {key.prefix}… ({key.role} on {key.site_id}); store it now, "
+        scope = key.site_id or "every site"
+        click.echo(f"key {key.prefix}… ({key.role} on {scope}); store it now, "
                    "it is not shown again:", err=True)
         click.echo(plain)
 

@@ -53,7 +53,7 @@ def run_checks(checks: Sequence[Check], contexts: Sequence[CommentContext]) -> l
     return [Outcome(v, f) for v, f in zip(per_comment, failed, strict=True)]
 
 
-def gather_context(session: Session, comment: Comment) -> CommentContext:
+def gather_context(session: Session, comment: Comment, site: Site) -> CommentContext:
     now = utcnow()
     same_text = select(Comment.article_id).where(
         Comment.site_id == comment.site_id,
@@ -87,6 +87,10 @@ def gather_context(session: Session, comment: Comment) -> CommentContext:
         duplicates_total=total, author_recent=author_recent, address_recent=address_recent,
         author_approved=comment.author.approved_count,
         author_rejected=comment.author.rejected_count,
+        blocked_words=tuple(site.blocked_words or ()),
+        suspect_words=tuple(site.suspect_words or ()),
+        allowed_link_domains=tuple(site.allowed_link_domains or ()),
+        blocked_link_domains=tuple(site.blocked_link_domains or ()),
     )
 
 
@@ -122,7 +126,7 @@ def moderate(session: Session, comment_id: int, *, max_attempts: int) -> Decisio
                             "a human should look", "policy")
         outcome = Outcome([], [])
     else:
-        context = gather_context(session, comment)
+        context = gather_context(session, comment, site)
         outcome = run_checks(default_checks(), [context])[0]
         decision = decide(outcome.verdicts, policy_for(site), standing_of(comment),
                           outcome.failed)

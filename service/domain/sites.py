@@ -32,7 +32,9 @@ def create_site(session: Session, site_id: str, origins: list[str], *,
         raise Conflict(f"site {site_id!r} already exists")
     site = Site(id=site_id, name=name or site_id, allowed_origins=[o.rstrip("/") for o in origins],
                 mode=moderation_mode, hold_threshold=0.5, reject_threshold=0.9,
-                auto_create_articles=True, settings={})
+                auto_create_articles=True, settings={}, flag_threshold=3, hide_flagged=False,
+                hold_first_time_authors=False, edit_window_seconds=600, blocked_words=[],
+                suspect_words=[], allowed_link_domains=[], blocked_link_domains=[])
     session.add(site)
     session.flush()
     session.add(AuditEntry(site_id=site.id, subject_type="site", subject_id=site.id,
@@ -49,10 +51,13 @@ def ensure_demo_site(session: Session) -> bool:
     return True
 
 
-def create_api_key(session: Session, site_id: str, role: str,
-                   label: str | None = None) -> tuple[ApiKey, str]:
-    """Return the key row and the plain key, which is shown once and never stored."""
-    if session.get(Site, site_id) is None:
+def create_api_key(session: Session, site_id: str | None, role: str,
+                   label: str | None = None, actor: str = "cli") -> tuple[ApiKey, str]:
+    """Return the key row and the plain key, which is shown once and never stored.
+
+    ``site_id=None`` makes an operator key valid on every site.
+    """
+    if site_id is not None and session.get(Site, site_id) is None:
         raise NotFound(f"no site {site_id!r}")
     try:
         key_role = Role(role)
@@ -63,7 +68,8 @@ def create_api_key(session: Session, site_id: str, role: str,
                  label=label)
     session.add(key)
     session.flush()
-    session.add(AuditEntry(site_id=site_id, subject_type="key", subject_id=str(key.id),
-                           action="key.created", actor_type="admin", actor_id="cli",
-                           details={"role": key_role.value, "prefix": key.prefix}))
+    if site_id is not None:
+        session.add(AuditEntry(site_id=site_id, subject_type="key", subject_id=str(key.id),
+                               action="key.created", actor_type="admin", actor_id=actor,
+                               details={"role": key_role.value, "prefix": key.prefix}))
     return key, plain

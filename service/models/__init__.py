@@ -6,6 +6,7 @@ from service.models.audit import AuditEntry
 from service.models.author import Author, TrustLevel
 from service.models.base import Base, utcnow
 from service.models.comment import FINAL_STATUSES, CheckResult, Comment, CommentStatus
+from service.models.flag import Flag, FlagReason
 from service.models.outbox import Event
 from service.models.site import ModerationMode, Site
 
@@ -20,6 +21,8 @@ __all__ = [
     "Comment",
     "CommentStatus",
     "Event",
+    "Flag",
+    "FlagReason",
     "ModerationMode",
     "Role",
     "Site",

@@ -31,6 +31,7 @@ class Author(Base):
         default=TrustLevel.NEW,
     )
     banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ban_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     approved_count: Mapped[int] = mapped_column(Integer, default=0)
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)

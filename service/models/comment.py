@@ -53,6 +53,9 @@ class Comment(Base):
         ),
         Index("ix_comments_site_status", "site_id", "status", "id"),
         Index("ix_comments_site_fingerprint", "site_id", "fingerprint"),
+        Index("ix_comments_site_flagged", "site_id", "flagged_at",
+              sqlite_where=text("flagged_at IS NOT NULL"),
+              postgresql_where=text("flagged_at IS NOT NULL")),
         UniqueConstraint("site_id", "idempotency_key", name="uq_comments_site_idempotency"),
     )
 
@@ -87,6 +90,10 @@ class Comment(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     moderation_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Reader flags: the count, and when the site's threshold was crossed (the flagged
+    # queue); cleared when a moderator decides.
+    flag_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     article: Mapped[Article] = relationship(lazy="joined", innerjoin=True)
     author: Mapped[Author] = relationship(lazy="joined", innerjoin=True)

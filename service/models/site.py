@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, Float, Integer, String
+from sqlalchemy import JSON, Boolean, Enum, Float, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, UTCDateTime, enum_values, utcnow
@@ -32,6 +32,21 @@ class Site(Base):
     reject_threshold: Mapped[float] = mapped_column(Float, default=0.9)
     auto_create_articles: Mapped[bool] = mapped_column(Boolean, default=True)
     max_depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Reader flags: this many move a comment to the flagged queue; optionally hide it.
+    flag_threshold: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    hide_flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Hold the first comment of a new author for a human (off by default).
+    hold_first_time_authors: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                          server_default=false())
+    # Close commenting on articles older than this many days (None: never).
+    close_after_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # How long an author may edit or delete their own comment.
+    edit_window_seconds: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
+    # Per-site word and link lists (normalised when compared; see workers/checks).
+    blocked_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    suspect_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allowed_link_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    blocked_link_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

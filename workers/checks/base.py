@@ -32,6 +32,11 @@ class CommentContext:
     address_recent: int = 0
     author_approved: int = 0
     author_rejected: int = 0
+    # The site's own lists (admin API), compared after normalisation.
+    blocked_words: tuple[str, ...] = ()
+    suspect_words: tuple[str, ...] = ()
+    allowed_link_domains: tuple[str, ...] = ()
+    blocked_link_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
