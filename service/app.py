@@ -36,9 +36,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         with app.app_context():
             sqlite.configure(db.engine)
 
-    from service.api import ops, public
+    from service.api import admin, moderation, ops, public
 
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer",
+                       "description": "an API key from `warden keys create`"})
     api.register_blueprint(public.blp)
+    api.register_blueprint(moderation.blp)
+    api.register_blueprint(admin.blp)
     app.register_blueprint(ops.bp)
     register_error_handlers(app)
     app.before_request(_start_request)

@@ -13,6 +13,7 @@ from service.extensions import db
 from service.models import Comment, Site
 
 PUBLIC_PREFIXES = ("/api/v1/sites/", "/api/v1/comments/")
+SITE_INDEPENDENT = frozenset({"/api/v1/flag-reasons"})
 ALLOW_HEADERS = "Content-Type, X-Author-Token, Idempotency-Key, X-Request-ID"
 ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 EXPOSE_HEADERS = "X-Request-ID, Retry-After, ETag"
@@ -47,6 +48,9 @@ def refuse_foreign_origin() -> tuple[Response, int] | None:
 
 def add_headers(response: Response) -> Response:
     origin = request.headers.get("Origin")
+    if origin and request.path in SITE_INDEPENDENT:
+        response.headers["Access-Control-Allow-Origin"] = "*"  # static, no credentials
+        return response
     if not origin or not _is_public():
         return response
     response.vary.add("Origin")

@@ -99,9 +99,11 @@ def policy_for(site: Site) -> Policy:
                   reject_threshold=site.reject_threshold)
 
 
-def standing_of(comment: Comment) -> Standing:
+def standing_of(comment: Comment, site: Site) -> Standing:
     author = comment.author
-    return Standing(blocked=author.is_blocked(utcnow()), trusted=author.trust == TrustLevel.TRUSTED)
+    first_time = author.approved_count == 0 and author.trust != TrustLevel.TRUSTED
+    return Standing(blocked=author.is_blocked(utcnow()), trusted=author.trust == TrustLevel.TRUSTED,
+                    hold_first=site.hold_first_time_authors and first_time)
 
 
 def moderate(session: Session, comment_id: int, *, max_attempts: int) -> Decision | None:
@@ -128,7 +130,7 @@ def moderate(session: Session, comment_id: int, *, max_attempts: int) -> Decisio
     else:
         context = gather_context(session, comment, site)
         outcome = run_checks(default_checks(), [context])[0]
-        decision = decide(outcome.verdicts, policy_for(site), standing_of(comment),
+        decision = decide(outcome.verdicts, policy_for(site), standing_of(comment, site),
                           outcome.failed)
 
     # Claim the comment: only one run can flip checked_at from NULL, whatever the races.

@@ -20,6 +20,8 @@ class Policy:
 class Standing:
     blocked: bool = False
     trusted: bool = False
+    # A first comment on a site that holds first-time authors for a human.
+    hold_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ def decide(verdicts: Sequence[Verdict], policy: Policy, standing: Standing,
                             f"{why} above hold threshold, but the author is trusted", worst.check)
         return Decision(CommentStatus.HELD, f"{why} at or above hold threshold "
                         f"{policy.hold_threshold:.2f}", worst.check)
+    if standing.hold_first:
+        return Decision(CommentStatus.HELD, "first comment of a new author; this site has "
+                        "a human look at those", "policy")
     return Decision(CommentStatus.APPROVED, f"every check below hold threshold "
                     f"{policy.hold_threshold:.2f} (highest: {worst.check} {worst.score:.2f})",
                     "policy")

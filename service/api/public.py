@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from service.domain.errors import NotFound, Unauthorized
-from service.domain.security import hash_ip, token_digest
+from service.domain.authoring import (
+    FLAG_LABELS,
+    delete_comment,
+    edit_comment,
+    flag_comment,
+    own_comment,
+)
+from service.domain.errors import Unauthorized
+from service.domain.security import hash_ip
 from service.domain.submissions import ClientInfo, Submission, get_site, submit_comment
 from service.domain.threads import approved_counts, approved_thread
 from service.extensions import db, limiter
@@ -19,6 +25,10 @@ from service.schemas.public import (
     AcceptedSchema,
     CountsQuerySchema,
     CountsSchema,
+    EditSchema,
+    FlagInSchema,
+    FlagOutSchema,
+    FlagReasonsSchema,
     OwnCommentSchema,
     SiteInfoSchema,
     SubmitSchema,
@@ -62,7 +72,8 @@ class SiteInfo(MethodView):
         settings = _settings()
         return {"id": site.id, "name": site.name, "mode": str(site.mode),
                 "max_body_chars": settings.max_body_chars,
-                "max_depth": site.max_depth or settings.max_depth}
+                "max_depth": site.max_depth or settings.max_depth,
+                "edit_window_seconds": site.edit_window_seconds}
 
 
 @blp.route("/sites/<string:site_id>/comments")
@@ -129,6 +140,30 @@ class Counts(MethodView):
         return jsonify({"counts": approved_counts(db.session, site.id, args["article"])})
 
 
+def _author_token() -> str:
+    token = request.headers.get("X-Author-Token")
+    if not token:
+        raise Unauthorized("send the author token from the submit answer as X-Author-Token")
+    return token
+
+
+def _own_document(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "site_id": comment.site_id,
+        "article": comment.article,
+        "parent_id": comment.parent_id,
+        "author_name": comment.author_name,
+        "body": comment.body,
+        "html": comment.html,
+        "status": str(comment.status),
+        "message": STATUS_MESSAGES[comment.status],
+        "created_at": comment.created_at,
+        "updated_at": comment.updated_at,
+        "decided_at": comment.decided_at,
+    }
+
+
 @blp.route("/comments/<int:comment_id>")
 class OwnComment(MethodView):
     @blp.response(200, OwnCommentSchema)
@@ -136,25 +171,66 @@ class OwnComment(MethodView):
     @blp.alt_response(404, description="No such comment, or not yours")
     def get(self, comment_id: int) -> dict[str, Any]:
         """The author's own comment, whatever its status (needs X-Author-Token)."""
-        token = request.headers.get("X-Author-Token")
-        if not token:
-            raise Unauthorized("send the author token from the submit answer as X-Author-Token")
-        comment = db.session.get(Comment, comment_id)
-        if comment is None or not hmac.compare_digest(comment.author.token_hash,
-                                                      token_digest(token)):
-            raise NotFound(f"no comment {comment_id} for this author token")
+        comment = own_comment(db.session, comment_id, _author_token())
         g.cors_site_id = comment.site_id
-        return {
-            "id": comment.id,
-            "site_id": comment.site_id,
-            "article": comment.article,
-            "parent_id": comment.parent_id,
-            "author_name": comment.author_name,
-            "body": comment.body,
-            "html": comment.html,
-            "status": str(comment.status),
-            "message": STATUS_MESSAGES[comment.status],
-            "created_at": comment.created_at,
-            "updated_at": comment.updated_at,
-            "decided_at": comment.decided_at,
-        }
+        return _own_document(comment)
+
+    @blp.arguments(EditSchema)
+    @blp.response(200, OwnCommentSchema)
+    @blp.alt_response(409, description="Edit window closed, or the comment cannot change")
+    def patch(self, args: dict[str, Any], comment_id: int) -> dict[str, Any]:
+        """Edit one's own comment within the site's window; it is moderated again."""
+        comment = own_comment(db.session, comment_id, _author_token())
+        g.cors_site_id = comment.site_id
+        edit_comment(db.session, comment, args["body"],
+                     max_body_chars=_settings().max_body_chars)
+        needs_check = comment.checked_at is None
+        db.session.commit()
+        if needs_check:
+            enqueue_moderation(comment.id)
+        return _own_document(comment)
+
+    @blp.response(204)
+    @blp.alt_response(409, description="Edit window closed")
+    def delete(self, comment_id: int) -> None:
+        """Delete one's own comment within the site's window (replies stay, under a
+        placeholder)."""
+        comment = own_comment(db.session, comment_id, _author_token())
+        g.cors_site_id = comment.site_id
+        delete_comment(db.session, comment)
+        db.session.commit()
+
+
+def _flag_limit() -> str:
+    limit = _settings().rate_limit_flag
+    return "1/second" if limit == "off" else limit
+
+
+def _flag_limit_off() -> bool:
+    return _settings().rate_limit_flag == "off"
+
+
+@blp.route("/comments/<int:comment_id>/flags")
+class Flags(MethodView):
+    @limiter.limit(_flag_limit, exempt_when=_flag_limit_off)
+    @blp.arguments(FlagInSchema)
+    @blp.response(201, FlagOutSchema)
+    @blp.alt_response(409, description="This reader already reported the comment")
+    def post(self, args: dict[str, Any], comment_id: int) -> dict[str, Any]:
+        """Report a published comment (once per reader)."""
+        outcome = flag_comment(
+            db.session, comment_id, args["reason"], args["note"],
+            author_token=request.headers.get("X-Author-Token") or None,
+            ip_hash=hash_ip(request.remote_addr, _settings().secret_key))
+        g.cors_site_id = outcome.flag.site_id
+        db.session.commit()
+        return {"comment_id": comment_id, "reason": str(outcome.flag.reason),
+                "created_at": outcome.flag.created_at}
+
+
+@blp.route("/flag-reasons")
+class FlagReasons(MethodView):
+    @blp.response(200, FlagReasonsSchema)
+    def get(self) -> dict[str, Any]:
+        """The reasons a reader can pick when reporting a comment."""
+        return {"reasons": [{"id": str(r), "label": label} for r, label in FLAG_LABELS.items()]}

@@ -21,9 +21,10 @@ S = CommentStatus
 
 ALLOWED: dict[CommentStatus, frozenset[CommentStatus]] = {
     S.PENDING: frozenset({S.APPROVED, S.REJECTED, S.HELD, S.SPAM, S.DELETED}),
-    S.HELD: frozenset({S.APPROVED, S.REJECTED, S.SPAM, S.DELETED}),
+    # -> pending: the author edited the text, so it is moderated again.
+    S.HELD: frozenset({S.APPROVED, S.REJECTED, S.SPAM, S.DELETED, S.PENDING}),
     # Post-moderation checks and reader flags can pull a published comment back.
-    S.APPROVED: frozenset({S.REJECTED, S.SPAM, S.HELD, S.DELETED}),
+    S.APPROVED: frozenset({S.REJECTED, S.SPAM, S.HELD, S.DELETED, S.PENDING}),
     # A false positive is undone by another decision.
     S.REJECTED: frozenset({S.APPROVED, S.SPAM, S.DELETED}),
     S.SPAM: frozenset({S.APPROVED, S.REJECTED, S.DELETED}),

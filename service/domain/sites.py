@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.security import new_token, token_digest
-from service.models import ApiKey, AuditEntry, ModerationMode, Role, Site
+from service.models import ApiKey, AuditEntry, ModerationMode, Role, Site, utcnow
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+ORIGIN = re.compile(r"^https?://[^/\s?#]+/?$")
 
 DEMO_SITE = "demo"
 DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 
 
 def create_site(session: Session, site_id: str, origins: list[str], *,
-                mode: str = "auto", name: str | None = None) -> Site:
+                mode: str = "auto", name: str | None = None, actor_id: str = "cli") -> Site:
     if not SITE_ID.match(site_id):
         raise DomainError("a site id is 1-64 lower-case letters, digits, '-' or '_'")
     bad = [o for o in origins if not ORIGIN.match(o)]
@@ -38,7 +39,7 @@ def create_site(session: Session, site_id: str, origins: list[str], *,
     session.add(site)
     session.flush()
     session.add(AuditEntry(site_id=site.id, subject_type="site", subject_id=site.id,
-                           action="site.created", actor_type="admin", actor_id="cli",
+                           action="site.created", actor_type="admin", actor_id=actor_id,
                            details={"origins": site.allowed_origins, "mode": str(mode)}))
     return site
 
@@ -73,3 +74,49 @@ def create_api_key(session: Session, site_id: str | None, role: str,
                                action="key.created", actor_type="admin", actor_id=actor,
                                details={"role": key_role.value, "prefix": key.prefix}))
     return key, plain
+
+
+POLICY_FIELDS = ("name", "allowed_origins", "mode", "hold_threshold", "reject_threshold",
+                 "auto_create_articles", "max_depth", "flag_threshold", "hide_flagged",
+                 "hold_first_time_authors", "close_after_days", "edit_window_seconds")
+LIST_FIELDS = ("blocked_words", "suspect_words", "allowed_link_domains", "blocked_link_domains")
+
+
+def update_site(session: Session, site: Site, changes: dict[str, Any], actor_id: str,
+                fields: tuple[str, ...] = POLICY_FIELDS) -> dict[str, Any]:
+    """Apply ``changes`` and audit the difference; return {field: [old, new]}."""
+    diff: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in fields:
+            continue
+        if name == "mode":
+            value = ModerationMode(value)
+        if name == "allowed_origins":
+            value = [o.rstrip("/") for o in value]
+        old = getattr(site, name)
+        if old != value:
+            diff[name] = [_plain(old), _plain(value)]
+            setattr(site, name, value)
+    if site.hold_threshold > site.reject_threshold:
+        raise DomainError("hold_threshold must not exceed reject_threshold",
+                          fields={"hold_threshold": ["Above reject_threshold."]})
+    if diff:
+        session.add(AuditEntry(site_id=site.id, subject_type="site", subject_id=site.id,
+                               action="site.updated", actor_type="admin", actor_id=actor_id,
+                               details={"changes": diff}))
+    return diff
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, ModerationMode) else value
+
+
+def revoke_api_key(session: Session, key: ApiKey, actor_id: str) -> bool:
+    if key.revoked_at is not None:
+        return False
+    key.revoked_at = utcnow()
+    if key.site_id is not None:
+        session.add(AuditEntry(site_id=key.site_id, subject_type="key", subject_id=str(key.id),
+                               action="key.revoked", actor_type="admin", actor_id=actor_id,
+                               details={"prefix": key.prefix}))
+    return True

@@ -6,6 +6,7 @@ Nothing here runs a check: the web process stores and commits, the worker decide
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -87,7 +88,7 @@ def submit_comment(session: Session, site: Site, data: Submission, client: Clien
             fields={"body": [f"Longer than {max_body_chars} characters."]},
         )
     article = _article_for(session, site, data)
-    if not article.is_open:
+    if not article.is_open or _too_old(site, article):
         raise Conflict(f"comments are closed on {article.key!r}")
     parent = _parent_for(session, article, data.parent_id, site.max_depth or max_depth)
     author, token = _author_for(session, site, data, client.author_token)
@@ -130,6 +131,12 @@ def _replay(earlier: Comment, client: ClientInfo) -> Accepted:
     if token is None or token_digest(token) != earlier.author.token_hash:
         raise Conflict("this Idempotency-Key was already used by another submission")
     return Accepted(earlier, client.author_token, created=False)
+
+
+def _too_old(site: Site, article: Article) -> bool:
+    if site.close_after_days is None or article.created_at is None:
+        return False
+    return utcnow() - article.created_at > timedelta(days=site.close_after_days)
 
 
 def _client_signals(data: Submission) -> dict[str, Any]:

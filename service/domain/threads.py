@@ -47,7 +47,9 @@ class Cursor:
 
 
 _THREAD_COLUMNS = (Comment.id, Comment.parent_id, Comment.root_id, Comment.author_name,
-                   Comment.html, Comment.created_at)
+                   Comment.html, Comment.created_at, Comment.status)
+# Deleted comments are read too, so that one with approved replies stays as a placeholder.
+_VISIBLE = (CommentStatus.APPROVED, CommentStatus.DELETED)
 
 
 def approved_thread(session: Session, site_id: str, article_key: str, *, sort: str,
@@ -61,7 +63,7 @@ def approved_thread(session: Session, site_id: str, article_key: str, *, sort: s
 
     roots_query = select(*_THREAD_COLUMNS).where(
         Comment.article_id == article.id,
-        Comment.status == CommentStatus.APPROVED,
+        Comment.status.in_(_VISIBLE),
         Comment.parent_id.is_(None),
     )
     if sort == "oldest":
@@ -82,7 +84,7 @@ def approved_thread(session: Session, site_id: str, article_key: str, *, sort: s
             select(*_THREAD_COLUMNS)
             .where(
                 Comment.article_id == article.id,
-                Comment.status == CommentStatus.APPROVED,
+                Comment.status.in_(_VISIBLE),
                 Comment.root_id.in_([r.id for r in roots]),
                 Comment.parent_id.is_not(None),
             )
@@ -107,21 +109,24 @@ def article_summary(article: Article) -> dict[str, Any]:
 
 
 def _node(row: Any) -> dict[str, Any]:
+    deleted = row.status == CommentStatus.DELETED
     return {
         "id": row.id,
         "parent_id": row.parent_id,
-        "author_name": row.author_name,
-        "html": row.html,
+        "author_name": None if deleted else row.author_name,
+        "html": "" if deleted else row.html,
+        "deleted": deleted,
         "created_at": row.created_at.isoformat(),
         "replies": [],
     }
 
 
 def _nest(roots: list[Any], replies: list[Any]) -> list[dict[str, Any]]:
-    """Hang replies (oldest first) under their parents.
+    """Hang replies (oldest first) under their parents, then drop empty placeholders.
 
-    A reply whose parent is not approved hangs from its thread's root instead, keeping its
-    ``parent_id``, so an approved reply is never hidden by its parent's fate.
+    A reply whose parent is not visible hangs from its thread's root instead, keeping its
+    ``parent_id``, so an approved reply is never hidden by its parent's fate. A deleted
+    comment stays only as a placeholder for approved replies below it.
     """
     nodes = {row.id: _node(row) for row in roots}
     top = [nodes[row.id] for row in roots]
@@ -131,7 +136,13 @@ def _nest(roots: list[Any], replies: list[Any]) -> list[dict[str, Any]]:
         parent = nodes.get(row.parent_id) or nodes.get(row.root_id)
         if parent is not None:
             parent["replies"].append(nodes[row.id])
-    return top
+    return [node for node in top if _prune(node)]
+
+
+def _prune(node: dict[str, Any]) -> bool:
+    """Keep ``node`` if it is approved or has an approved descendant."""
+    node["replies"] = [child for child in node["replies"] if _prune(child)]
+    return not node["deleted"] or bool(node["replies"])
 
 
 def approved_counts(session: Session, site_id: str, keys: list[str]) -> dict[str, int]:

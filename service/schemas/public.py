@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from service.models import FlagReason
+
 
 class StrictSchema(Schema):
     class Meta:
@@ -52,8 +54,10 @@ class ThreadQuerySchema(Schema):
 class ThreadCommentSchema(Schema):
     id = fields.Int(required=True)
     parent_id = fields.Int(allow_none=True)
-    author_name = fields.Str(required=True)
+    author_name = fields.Str(required=True, allow_none=True)
     html = fields.Str(required=True, metadata={"description": "sanitised HTML"})
+    deleted = fields.Bool(required=True, metadata={
+        "description": "a placeholder kept because approved replies hang from it"})
     created_at = fields.DateTime(required=True)
     replies = fields.List(fields.Nested(lambda: ThreadCommentSchema()), required=True)
 
@@ -102,3 +106,28 @@ class SiteInfoSchema(Schema):
     mode = fields.Str(required=True)
     max_body_chars = fields.Int(required=True)
     max_depth = fields.Int(required=True)
+    edit_window_seconds = fields.Int(required=True)
+
+
+class EditSchema(StrictSchema):
+    body = fields.Str(required=True, validate=validate.Length(min=1))
+
+
+class FlagInSchema(StrictSchema):
+    reason = fields.Str(required=True, validate=validate.OneOf([r.value for r in FlagReason]))
+    note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class FlagOutSchema(Schema):
+    comment_id = fields.Int(required=True)
+    reason = fields.Str(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class FlagReasonSchema(Schema):
+    id = fields.Str(required=True)
+    label = fields.Str(required=True)
+
+
+class FlagReasonsSchema(Schema):
+    reasons = fields.List(fields.Nested(FlagReasonSchema), required=True)

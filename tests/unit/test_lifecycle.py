@@ -19,8 +19,9 @@ S = CommentStatus
     (S.APPROVED, S.REJECTED, True),
     (S.REJECTED, S.APPROVED, True),
     (S.SPAM, S.APPROVED, True),
-    (S.APPROVED, S.PENDING, False),
-    (S.HELD, S.PENDING, False),
+    (S.APPROVED, S.PENDING, True),
+    (S.REJECTED, S.PENDING, False),
+    (S.SPAM, S.PENDING, False),
     (S.DELETED, S.APPROVED, False),
 ])
 def test_transitions(current: CommentStatus, target: CommentStatus, allowed: bool) -> None:

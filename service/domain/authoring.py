@@ -1,0 +1,154 @@
+"""What a reader may do to comments after posting: edit, delete (own), and flag (any)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.domain.errors import Conflict, DomainError, NotFound
+from service.domain.events import comment_payload, emit
+from service.domain.lifecycle import Actor, transition
+from service.domain.rendering import clean_text, fingerprint, render_html
+from service.domain.security import token_digest
+from service.models import (
+    AuditEntry,
+    Author,
+    CheckResult,
+    Comment,
+    CommentStatus,
+    Flag,
+    FlagReason,
+    Site,
+    utcnow,
+)
+
+FLAG_LABELS = {
+    FlagReason.SPAM: "Spam or advertising",
+    FlagReason.ABUSE: "Abusive or insulting",
+    FlagReason.HARASSMENT: "Harassment of a person",
+    FlagReason.HATE: "Hate speech",
+    FlagReason.MISINFORMATION: "False or misleading",
+    FlagReason.OFF_TOPIC: "Off topic",
+    FlagReason.PERSONAL_INFO: "Shares personal information",
+    FlagReason.OTHER: "Something else",
+}
+
+EDITABLE = {CommentStatus.PENDING, CommentStatus.APPROVED, CommentStatus.HELD}
+
+
+class EditWindowClosed(Conflict):
+    code = "edit_window_closed"
+
+
+class AlreadyFlagged(Conflict):
+    code = "already_flagged"
+
+
+def own_comment(session: Session, comment_id: int, token: str) -> Comment:
+    """The comment if ``token`` is its author's; 404 otherwise (existence is not revealed)."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or not hmac.compare_digest(comment.author.token_hash, token_digest(token)):
+        raise NotFound(f"no comment {comment_id} for this author token")
+    return comment
+
+
+def _check_window(comment: Comment, site: Site) -> None:
+    if utcnow() - comment.created_at > timedelta(seconds=site.edit_window_seconds):
+        minutes = site.edit_window_seconds // 60
+        raise EditWindowClosed(f"comments can be changed for {minutes} minutes after posting")
+
+
+def edit_comment(session: Session, comment: Comment, body: str, *, max_body_chars: int) -> None:
+    """Replace the text and send it through moderation again (links get edited in later)."""
+    site = session.get(Site, comment.site_id)
+    assert site is not None
+    _check_window(comment, site)
+    if comment.status not in EDITABLE:
+        raise Conflict(f"a {comment.status} comment cannot be edited")
+    text = clean_text(body)
+    if not text:
+        raise DomainError("the comment is empty", fields={"body": ["Comment text is empty."]})
+    if len(text) > max_body_chars:
+        raise DomainError(f"the comment is longer than {max_body_chars} characters",
+                          fields={"body": [f"Longer than {max_body_chars} characters."]})
+    if text == comment.body:
+        return
+    comment.body = text
+    comment.html = render_html(text)
+    comment.fingerprint = fingerprint(text)
+    session.execute(delete(CheckResult).where(CheckResult.comment_id == comment.id))
+    session.execute(update(Comment).where(Comment.id == comment.id).values(
+        checked_at=None, enqueued_at=utcnow(), moderation_attempts=0))
+    session.refresh(comment)
+    if comment.status != CommentStatus.PENDING:
+        transition(session, comment, CommentStatus.PENDING, Actor("author", str(comment.author_id)),
+                   "edited by its author; moderated again")
+    else:
+        emit(session, comment.site_id, "comment.edited", str(comment.id), comment_payload(comment))
+
+
+def delete_comment(session: Session, comment: Comment) -> None:
+    site = session.get(Site, comment.site_id)
+    assert site is not None
+    _check_window(comment, site)
+    transition(session, comment, CommentStatus.DELETED, Actor("author", str(comment.author_id)),
+               "deleted by its author")
+
+
+@dataclass(frozen=True)
+class FlagOutcome:
+    flag: Flag
+    crossed_threshold: bool
+
+
+def flag_comment(session: Session, comment_id: int, reason: str, note: str | None, *,
+                 author_token: str | None, ip_hash: str | None) -> FlagOutcome:
+    """Record one reader's report; at the site's threshold the comment joins the flagged
+    queue (and, if the site says so, is hidden until a moderator decides)."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or comment.status != CommentStatus.APPROVED:
+        raise NotFound(f"no published comment {comment_id}")
+    reporter = _reporter(session, comment.site_id, author_token, ip_hash)
+    flag = Flag(comment_id=comment.id, site_id=comment.site_id, reason=FlagReason(reason),
+                note=clean_text(note or "")[:1000] or None, reporter=reporter)
+    try:
+        with session.begin_nested():
+            session.add(flag)
+    except IntegrityError:
+        raise AlreadyFlagged("you already reported this comment") from None
+    session.execute(update(Comment).where(Comment.id == comment.id)
+                    .values(flag_count=Comment.flag_count + 1))
+    session.refresh(comment)
+    site = session.get(Site, comment.site_id)
+    assert site is not None
+    crossed = comment.flagged_at is None and comment.flag_count >= site.flag_threshold
+    if crossed:
+        comment.flagged_at = utcnow()
+        session.add(AuditEntry(site_id=comment.site_id, subject_type="comment",
+                               subject_id=str(comment.id), action="comment.flagged",
+                               from_status=str(comment.status), to_status=str(comment.status),
+                               actor_type="system", actor_id="flags",
+                               reason=f"{comment.flag_count} reader reports",
+                               details={"threshold": site.flag_threshold}))
+        emit(session, comment.site_id, "comment.flagged", str(comment.id),
+             comment_payload(comment))
+        if site.hide_flagged:
+            transition(session, comment, CommentStatus.HELD, Actor.system("flags"),
+                       f"hidden after {comment.flag_count} reader reports, until reviewed")
+    return FlagOutcome(flag, crossed)
+
+
+def _reporter(session: Session, site_id: str, token: str | None, ip_hash: str | None) -> str:
+    if token:
+        digest = token_digest(token)
+        if session.scalar(select(Author.id).where(Author.token_hash == digest,
+                                                  Author.site_id == site_id)):
+            return f"author:{digest[:32]}"
+    if ip_hash:
+        return f"ip:{ip_hash}"
+    raise DomainError("a report needs an author token or a client address")

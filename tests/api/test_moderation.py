@@ -1,0 +1,439 @@
+"""Moderator and admin API: access control on every route, queues, decisions, authors,
+flags, audit and stats, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from service.domain.sites import create_api_key, create_site
+from service.extensions import db
+from service.models import Article, AuditEntry, Comment, CommentStatus, Site
+from tests.api.test_public import decide_all, submit
+
+pytestmark = pytest.mark.usefixtures("demo_site")
+
+CLEAN = "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot."
+TOXIC = "You are a worthless idiot, shut your stupid mouth you moron."
+
+
+@pytest.fixture
+def keys(app: Flask) -> dict[str, str]:
+    """Plain keys: moderator and admin on demo, admin on another site, operator, revoked."""
+    with app.app_context():
+        create_site(db.session, "other", ["https://other.example"])
+        made = {
+            "mod": create_api_key(db.session, "demo", "moderator")[1],
+            "admin": create_api_key(db.session, "demo", "admin")[1],
+            "other_admin": create_api_key(db.session, "other", "admin")[1],
+            "operator": create_api_key(db.session, None, "admin")[1],
+        }
+        revoked, plain = create_api_key(db.session, "demo", "admin")
+        revoked.revoked_at = datetime.now(UTC)
+        made["revoked"] = plain
+        db.session.commit()
+    return made
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def held_comment(client: FlaskClient, app: Flask, body: str = CLEAN, **extra: Any) -> int:
+    """A comment a human must look at (the site holds everything while it is manual)."""
+    with app.app_context():
+        db.session.get(Site, "demo").mode = "manual"
+        db.session.commit()
+    comment_id = submit(client, body=body, **extra).get_json()["id"]
+    decide_all(app)
+    with app.app_context():
+        db.session.get(Site, "demo").mode = "auto"
+        db.session.commit()
+    return comment_id
+
+
+# (method, path, body, role needed); {cid} and {aid} are filled in per test.
+ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
+    ("GET", "/api/v1/moderation/comments?site=demo", None, "moderator"),
+    ("GET", "/api/v1/moderation/comments/{cid}", None, "moderator"),
+    ("POST", "/api/v1/moderation/comments/{cid}/decision", {"action": "approve"}, "moderator"),
+    ("POST", "/api/v1/moderation/decisions", {"ids": ["{cid}"], "action": "approve"},
+     "moderator"),
+    ("GET", "/api/v1/moderation/authors/{aid}", None, "moderator"),
+    ("POST", "/api/v1/moderation/authors/{aid}/ban", {}, "moderator"),
+    ("POST", "/api/v1/moderation/authors/{aid}/suspend",
+     {"until": "2099-01-01T00:00:00+00:00"}, "moderator"),
+    ("POST", "/api/v1/moderation/authors/{aid}/trust", {}, "moderator"),
+    ("POST", "/api/v1/moderation/authors/{aid}/reset", {}, "moderator"),
+    ("GET", "/api/v1/moderation/audit?site=demo", None, "moderator"),
+    ("GET", "/api/v1/moderation/stats?site=demo", None, "moderator"),
+    ("POST", "/api/v1/moderation/simulate", {"site": "demo", "text": "hello"}, "moderator"),
+    ("GET", "/api/v1/admin/sites/demo", None, "admin"),
+    ("PATCH", "/api/v1/admin/sites/demo", {"flag_threshold": 2}, "admin"),
+    ("GET", "/api/v1/admin/sites/demo/lists", None, "admin"),
+    ("PUT", "/api/v1/admin/sites/demo/lists", {"blocked_words": ["x"]}, "admin"),
+    ("GET", "/api/v1/admin/sites/demo/keys", None, "admin"),
+    ("POST", "/api/v1/admin/sites/demo/keys", {"role": "moderator"}, "admin"),
+    ("GET", "/api/v1/admin/sites/demo/articles", None, "admin"),
+    ("PATCH", "/api/v1/admin/sites/demo/articles/{art}", {"is_open": False}, "admin"),
+]
+
+
+def fill(value: Any, ids: dict[str, int]) -> Any:
+    if isinstance(value, str):
+        for name, number in ids.items():
+            if value == "{" + name + "}":
+                return number
+            value = value.replace("{" + name + "}", str(number))
+        return value
+    if isinstance(value, dict):
+        return {k: fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, ids) for v in value]
+    return value
+
+
+@pytest.fixture
+def ids(client: FlaskClient, app: Flask) -> dict[str, int]:
+    comment_id = held_comment(client, app)
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        return {"cid": comment_id, "aid": comment.author_id, "art": comment.article_id}
+
+
+def call(client: FlaskClient, method: str, path: str, body: dict[str, Any] | None,
+         headers: dict[str, str]) -> Any:
+    return client.open(path, method=method, json=body, headers=headers)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "role"), ROUTES,
+                         ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
+def test_access_control_on_every_route(client: FlaskClient, app: Flask, keys: dict[str, str],
+                                       ids: dict[str, int], method: str, path: str,
+                                       body: dict[str, Any] | None, role: str) -> None:
+    path, body = fill(path, ids), fill(body, ids)
+    for headers, why in (({}, "no key"), (auth("cw_adm_nonsense"), "unknown key"),
+                         (auth(keys["revoked"]), "revoked key"),
+                         ({"Authorization": keys["admin"]}, "no Bearer scheme")):
+        response = call(client, method, path, body, headers)
+        assert response.status_code == 401, (why, response.get_json())
+        assert response.get_json()["error"]["code"] == "unauthorized"
+        assert "Access-Control-Allow-Origin" not in response.headers
+    other = call(client, method, path, body, auth(keys["other_admin"]))
+    if path.endswith("/decisions"):  # bulk: each id fails on its own, invisibly
+        assert [r["error"]["code"] for r in other.get_json()["results"]] == ["not_found"]
+    else:
+        assert other.status_code == 404, other.get_json()
+    if role == "admin":
+        forbidden = call(client, method, path, body, auth(keys["mod"]))
+        assert forbidden.status_code == 403
+        assert forbidden.get_json()["error"]["code"] == "forbidden"
+    allowed = call(client, method, path, body, auth(keys[role if role == "admin" else "mod"]))
+    assert allowed.status_code in {200, 201}, allowed.get_json()
+    assert call(client, method, path, body, auth(keys["operator"])).status_code in {200, 201}
+
+
+def test_queue_items_carry_checks_flags_parent_and_history(client: FlaskClient, app: Flask,
+                                                           keys: dict[str, str]) -> None:
+    parent = submit(client, body=CLEAN)
+    decide_all(app)
+    reply_id = held_comment(client, app, body="I think you are wrong about this.",
+                            parent_id=parent.get_json()["id"])
+    toxic_id = submit(client, body=TOXIC).get_json()["id"]
+    decide_all(app)
+    held = client.get("/api/v1/moderation/comments?status=held", headers=auth(keys["mod"]))
+    assert held.status_code == 200
+    items = held.get_json()["items"]
+    assert [i["id"] for i in items] == [reply_id]
+    item = items[0]
+    assert item["parent"]["id"] == parent.get_json()["id"]
+    assert {c["name"] for c in item["checks"]} >= {"toxicity", "links", "behaviour"}
+    assert item["author"]["comments_by_status"]["held"] == 1
+    assert item["status_reason"] == "this site holds every comment for a moderator"
+    rejected = client.get("/api/v1/moderation/comments?status=rejected&check=toxicity",
+                          headers=auth(keys["mod"])).get_json()["items"]
+    assert [i["id"] for i in rejected] == [toxic_id]
+    assert any("toxicity" in r for c in rejected[0]["checks"] for r in c["reasons"])
+    none = client.get("/api/v1/moderation/comments?status=rejected&check=links",
+                      headers=auth(keys["mod"])).get_json()["items"]
+    assert none == []
+    by_article = client.get("/api/v1/moderation/comments?status=approved&article=story-1",
+                            headers=auth(keys["mod"])).get_json()["items"]
+    assert [i["id"] for i in by_article] == [parent.get_json()["id"]]
+
+
+def test_queue_pagination_and_bad_queries(client: FlaskClient, app: Flask,
+                                          keys: dict[str, str]) -> None:
+    with app.app_context():
+        db.session.get(Site, "demo").mode = "manual"
+        db.session.commit()
+    made = [submit(client, body=f"Remark number {i} on the plan.").get_json()["id"]
+            for i in range(5)]
+    decide_all(app)
+    seen: list[int] = []
+    cursor = None
+    for _ in range(4):
+        query = "/api/v1/moderation/comments?status=held&limit=2" + (
+            f"&cursor={cursor}" if cursor else "")
+        page = client.get(query, headers=auth(keys["mod"])).get_json()
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == made
+    for bad in ("status=bogus", "limit=0", "limit=999", "since=yesterday", "author=x",
+                "cursor=%%%"):
+        response = client.get(f"/api/v1/moderation/comments?{bad}", headers=auth(keys["mod"]))
+        assert response.status_code in {400, 422}, bad
+        assert response.get_json()["error"]["message"]
+    assert client.get("/api/v1/moderation/comments?site=other",
+                      headers=auth(keys["mod"])).status_code == 404
+
+
+def test_decisions_follow_the_lifecycle_and_are_idempotent(client: FlaskClient, app: Flask,
+                                                           keys: dict[str, str]) -> None:
+    comment_id = held_comment(client, app)
+    url = f"/api/v1/moderation/comments/{comment_id}/decision"
+    first = client.post(url, json={"action": "approve", "reason": "fine"},
+                        headers=auth(keys["mod"]))
+    assert first.status_code == 200
+    assert first.get_json()["changed"] is True
+    assert first.get_json()["comment"]["status"] == "approved"
+    again = client.post(url, json={"action": "approve"}, headers=auth(keys["mod"]))
+    assert again.get_json()["changed"] is False
+    undo = client.post(url, json={"action": "spam"}, headers=auth(keys["mod"]))
+    assert undo.get_json()["comment"]["status"] == "spam"
+    assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"] == {
+        "story-1": 0}
+    for bad in ({"action": "delete"}, {}, {"action": "approve", "extra": 1},
+                {"action": "approve", "reason": "x" * 501}):
+        assert client.post(url, json=bad, headers=auth(keys["mod"])).status_code == 422
+    assert client.post("/api/v1/moderation/comments/999999/decision",
+                       json={"action": "approve"}, headers=auth(keys["mod"])).status_code == 404
+    with app.app_context():
+        trail = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.subject_type == "comment",
+            AuditEntry.subject_id == str(comment_id)).order_by(AuditEntry.id)).all()
+        assert [(e.from_status, e.to_status, e.actor_type) for e in trail] == [
+            (None, "pending", "author"), ("pending", "held", "system"),
+            ("held", "approved", "moderator"), ("approved", "spam", "moderator")]
+        assert trail[2].reason == "fine"
+
+
+def test_bulk_decisions_per_id_results_and_recount(client: FlaskClient, app: Flask,
+                                                   keys: dict[str, str]) -> None:
+    ids = [held_comment(client, app, body=f"Comment {i} about the council vote.")
+           for i in range(4)]
+    with app.app_context():
+        other_site = create_site(db.session, "third", ["https://third.example"])
+        db.session.commit()
+        assert other_site.id == "third"
+    response = client.post("/api/v1/moderation/decisions", headers=auth(keys["mod"]),
+                           json={"ids": [*ids, 999999, ids[0]], "action": "approve"})
+    assert response.status_code == 200
+    results = response.get_json()["results"]
+    assert [r["ok"] for r in results] == [True, True, True, True, False]
+    assert results[-1]["error"]["code"] == "not_found"
+    client.post("/api/v1/moderation/decisions", headers=auth(keys["mod"]),
+                json={"ids": ids[:2], "action": "reject"})
+    with app.app_context():
+        stored = dict(db.session.execute(select(Article.key, Article.approved_count)).all())
+        recount = dict(db.session.execute(
+            select(Article.key, func.count(Comment.id)).join(Comment)
+            .where(Comment.status == CommentStatus.APPROVED).group_by(Article.key)).all())
+        assert stored == {key: recount.get(key, 0) for key in stored}
+        assert stored["story-1"] == 2
+    too_many = client.post("/api/v1/moderation/decisions", headers=auth(keys["mod"]),
+                           json={"ids": list(range(1, 102)), "action": "approve"})
+    assert too_many.status_code == 422
+    assert "ids" in too_many.get_json()["error"]["fields"]
+    empty = client.post("/api/v1/moderation/decisions", headers=auth(keys["mod"]),
+                        json={"ids": [], "action": "approve"})
+    assert empty.status_code == 422
+
+
+def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app: Flask,
+                                                        keys: dict[str, str]) -> None:
+    first = submit(client, body=CLEAN).get_json()
+    token = first["author_token"]
+    with app.app_context():
+        author_id = db.session.get(Comment, first["id"]).author_id
+    ban = client.post(f"/api/v1/moderation/authors/{author_id}/ban", headers=auth(keys["mod"]),
+                      json={"reason": "troll", "remove_pending": True})
+    assert ban.status_code == 200
+    assert ban.get_json()["removed_pending"] == 1
+    assert ban.get_json()["banned_at"]
+    later = submit(client, body="Another perfectly polite remark here.",
+                   headers={"X-Author-Token": token}).get_json()
+    decide_all(app)
+    with app.app_context():
+        assert db.session.get(Comment, first["id"]).status == CommentStatus.REJECTED
+        assert db.session.get(Comment, later["id"]).status == CommentStatus.REJECTED
+        assert "banned" in db.session.get(Comment, later["id"]).status_reason
+    reset = client.post(f"/api/v1/moderation/authors/{author_id}/reset",
+                        headers=auth(keys["mod"]), json={})
+    assert reset.get_json()["banned_at"] is None
+    past = client.post(f"/api/v1/moderation/authors/{author_id}/suspend",
+                       headers=auth(keys["mod"]), json={"until": "2001-01-01T00:00:00+00:00"})
+    assert past.status_code == 400
+    naive = client.post(f"/api/v1/moderation/authors/{author_id}/suspend",
+                        headers=auth(keys["mod"]), json={"until": "2099-01-01T00:00:00"})
+    assert naive.status_code == 422
+    trust = client.post(f"/api/v1/moderation/authors/{author_id}/trust",
+                        headers=auth(keys["mod"]), json={"reason": "regular"})
+    assert trust.get_json()["trust"] == "trusted"
+    audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
+                       headers=auth(keys["mod"])).get_json()["items"]
+    assert [e["action"] for e in audit] == ["author.trusted", "author.reset", "author.banned"]
+
+
+def test_flags_move_comment_to_flagged_queue_and_can_hide(client: FlaskClient, app: Flask,
+                                                          keys: dict[str, str]) -> None:
+    client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                 json={"flag_threshold": 2, "hide_flagged": True})
+    comment_id = submit(client, body=CLEAN).get_json()["id"]
+    decide_all(app)
+    reasons = client.get("/api/v1/flag-reasons").get_json()["reasons"]
+    assert {"id": "spam", "label": "Spam or advertising"} in reasons
+    url = f"/api/v1/comments/{comment_id}/flags"
+    reader = submit(client, article="elsewhere").get_json()["author_token"]
+    first = client.post(url, json={"reason": "abuse", "note": "rude"},
+                        headers={"X-Author-Token": reader})
+    assert first.status_code == 201
+    twice = client.post(url, json={"reason": "spam"}, headers={"X-Author-Token": reader})
+    assert twice.status_code == 409
+    assert twice.get_json()["error"]["code"] == "already_flagged"
+    assert client.post(url, json={"reason": "nonsense"}).status_code == 422
+    assert client.post("/api/v1/comments/999999/flags", json={"reason": "spam"}).status_code \
+        == 404
+    second = client.post(url, json={"reason": "spam"})  # an anonymous reader (by address)
+    assert second.status_code == 201
+    flagged = client.get("/api/v1/moderation/comments?status=flagged",
+                         headers=auth(keys["mod"])).get_json()["items"]
+    assert [i["id"] for i in flagged] == [comment_id]
+    assert [f["reason"] for f in flagged[0]["flags"]] == ["abuse", "spam"]
+    assert flagged[0]["status"] == "held"  # hidden until reviewed
+    assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"][
+        "story-1"] == 0
+    client.post(f"/api/v1/moderation/comments/{comment_id}/decision",
+                headers=auth(keys["mod"]), json={"action": "approve"})
+    assert client.get("/api/v1/moderation/comments?status=flagged",
+                      headers=auth(keys["mod"])).get_json()["items"] == []
+    assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"][
+        "story-1"] == 1
+
+
+def test_edit_and_delete_own_comment(client: FlaskClient, app: Flask) -> None:
+    doc = submit(client, body=CLEAN).get_json()
+    token = {"X-Author-Token": doc["author_token"]}
+    decide_all(app)
+    reply = submit(client, body="Good point.", parent_id=doc["id"]).get_json()
+    decide_all(app)
+    url = f"/api/v1/comments/{doc['id']}"
+    edited = client.patch(url, json={"body": "Edited: still a fine report."}, headers=token)
+    assert edited.status_code == 200
+    assert edited.get_json()["status"] == "pending"
+    assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"][
+        "story-1"] == 1
+    decide_all(app)
+    assert client.get(url, headers=token).get_json()["status"] == "approved"
+    assert client.patch(url, json={"body": ""}, headers=token).status_code == 422
+    assert client.patch(url, json={"body": "x"}).status_code == 401
+    assert client.patch(url, json={"body": "x"},
+                        headers={"X-Author-Token": "at_wrong"}).status_code == 404
+    assert client.delete(url, headers=token).status_code == 204
+    thread = client.get("/api/v1/sites/demo/comments?article=story-1").get_json()
+    placeholder = thread["comments"][0]
+    assert placeholder["deleted"] is True
+    assert placeholder["html"] == ""
+    assert placeholder["author_name"] is None
+    assert placeholder["replies"][0]["id"] == reply["id"]
+    assert thread["article"]["approved_count"] == 1
+    assert client.delete(url, headers=token).status_code == 204  # idempotent
+    with app.app_context():
+        comment = db.session.get(Comment, reply["id"])
+        comment.created_at = datetime.now(UTC) - timedelta(hours=1)
+        db.session.commit()
+    late = client.delete(f"/api/v1/comments/{reply['id']}",
+                         headers={"X-Author-Token": reply["author_token"]})
+    assert late.status_code == 409
+    assert late.get_json()["error"]["code"] == "edit_window_closed"
+
+
+def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
+                                         keys: dict[str, str]) -> None:
+    admin, operator = auth(keys["admin"]), auth(keys["operator"])
+    assert client.post("/api/v1/admin/sites", headers=admin,
+                       json={"id": "new", "allowed_origins": ["https://n.example"]}
+                       ).status_code == 403
+    created = client.post("/api/v1/admin/sites", headers=operator, json={
+        "id": "new", "allowed_origins": ["https://n.example/"], "mode": "post",
+        "reject_threshold": 0.8})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["allowed_origins"] == ["https://n.example"]
+    assert created.get_json()["reject_threshold"] == 0.8
+    assert client.post("/api/v1/admin/sites", headers=operator, json={
+        "id": "new", "allowed_origins": ["https://n.example"]}).status_code == 409
+    for bad in ({"id": "Bad!", "allowed_origins": ["https://x.example"]},
+                {"id": "ok", "allowed_origins": []},
+                {"id": "ok", "allowed_origins": ["https://x.example/path"]},
+                {"id": "ok", "allowed_origins": ["https://x.example"], "hold_threshold": 0.9,
+                 "reject_threshold": 0.5}):
+        assert client.post("/api/v1/admin/sites", headers=operator, json=bad).status_code \
+            == 422, bad
+    patched = client.patch("/api/v1/admin/sites/demo", headers=admin,
+                           json={"hold_threshold": 0.95})
+    assert patched.status_code == 400  # above the stored reject threshold
+    lists = client.put("/api/v1/admin/sites/demo/lists", headers=admin, json={
+        "blocked_words": [" Slur ", "slur"], "blocked_link_domains": ["spam.example"]})
+    assert lists.get_json()["blocked_words"] == ["slur"]
+    assert client.put("/api/v1/admin/sites/demo/lists", headers=admin,
+                      json={"blocked_link_domains": ["not a domain"]}).status_code == 422
+    made = client.post("/api/v1/admin/sites/demo/keys", headers=admin,
+                       json={"role": "moderator", "label": "night shift"}).get_json()
+    assert client.get("/api/v1/moderation/comments", headers=auth(made["key"])).status_code \
+        == 200
+    listed = client.get("/api/v1/admin/sites/demo/keys", headers=admin).get_json()["items"]
+    assert made["key"] not in str(listed)
+    assert client.delete(f"/api/v1/admin/keys/{made['id']}", headers=admin).status_code == 200
+    assert client.get("/api/v1/moderation/comments", headers=auth(made["key"])).status_code \
+        == 401
+    submit(client, article="to-close")
+    article = client.get("/api/v1/admin/sites/demo/articles", headers=admin).get_json()[
+        "items"][0]
+    closed = client.patch(f"/api/v1/admin/sites/demo/articles/{article['id']}", headers=admin,
+                          json={"is_open": False})
+    assert closed.get_json()["is_open"] is False
+    assert submit(client, article="to-close").status_code == 409
+    audit = client.get("/api/v1/moderation/audit?subject_type=site",
+                       headers=admin).get_json()["items"]
+    assert audit[0]["details"]["changes"]["blocked_words"][1] == ["slur"]
+
+
+def test_stats_and_simulate(client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    comment_id = held_comment(client, app)
+    client.post(f"/api/v1/moderation/comments/{comment_id}/decision",
+                headers=auth(keys["mod"]), json={"action": "approve"})
+    submit(client, body=TOXIC)
+    decide_all(app)
+    stats = client.get("/api/v1/moderation/stats", headers=auth(keys["mod"])).get_json()
+    assert stats["queues"]["approved"] == 1
+    assert stats["queues"]["rejected"] == 1
+    today = stats["decisions_per_day"][-1]["by_actor_and_outcome"]
+    assert today == {"system:held": 1, "moderator:approved": 1, "system:rejected": 1}
+    assert stats["held_wait_seconds"]["count"] == 1
+    assert client.get("/api/v1/moderation/stats", headers=auth(keys["operator"])).status_code \
+        == 400
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(Comment))
+    simulated = client.post("/api/v1/moderation/simulate", headers=auth(keys["mod"]),
+                            json={"text": TOXIC}).get_json()
+    assert simulated["status"] == "rejected"
+    assert {c["name"] for c in simulated["checks"]} >= {"toxicity", "links"}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == before

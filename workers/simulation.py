@@ -1,0 +1,36 @@
+"""Dry runs: a text through the real checks and a site's policy, storing nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.models import Author, Site, TrustLevel, utcnow
+from workers.checks import CommentContext, default_checks
+from workers.pipeline import policy_for, run_checks
+from workers.policy import Standing, decide
+
+
+def simulate(site: Site, text: str, parent_text: str | None,
+             author: Author | None) -> dict[str, Any]:
+    context = CommentContext(
+        text=text, site_id=site.id, parent_text=parent_text,
+        author_approved=author.approved_count if author else 0,
+        author_rejected=author.rejected_count if author else 0,
+        blocked_words=tuple(site.blocked_words or ()),
+        suspect_words=tuple(site.suspect_words or ()),
+        allowed_link_domains=tuple(site.allowed_link_domains or ()),
+        blocked_link_domains=tuple(site.blocked_link_domains or ()),
+    )
+    outcome = run_checks(default_checks(), [context])[0]
+    standing = Standing(
+        blocked=bool(author and author.is_blocked(utcnow())),
+        trusted=bool(author and author.trust == TrustLevel.TRUSTED),
+    )
+    decision = decide(outcome.verdicts, policy_for(site), standing, outcome.failed)
+    return {
+        "status": str(decision.status),
+        "reason": decision.reason,
+        "decided_by": decision.decided_by,
+        "checks": [{"name": v.check, "version": v.version, "score": v.score, "label": v.label,
+                    "reasons": v.reasons} for v in outcome.verdicts],
+    }
