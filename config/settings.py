@@ -124,6 +124,7 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "RATE_LIMIT_FLAG": (_rate_limit, "flags per address"),
     "LOG_LEVEL": (_log_level, "log level"),
     "DATA_DIR": (_str, "labelled comments for tests and evaluation"),
+    "IP_RETENTION_DAYS": (_int(1, 3650), "days hashed addresses and user agents are kept"),
 }
 
 
@@ -152,6 +153,7 @@ class Settings:
     rate_limit_flag: str = "20/minute"
     log_level: str = "INFO"
     data_dir: str = "../shared/data"
+    ip_retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

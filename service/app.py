@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from config import Settings
 from service import cors, sqlite
 from service.errors import error_response, register_error_handlers
 from service.extensions import api, db, limiter, migrate
+from service.jsonguard import BadJson, check_json
 from service.logs import configure_logging, request_id_var
+from service.metrics import init_metrics
 from workers.celery_setup import make_celery
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -20,10 +24,21 @@ API_TITLE = "Comment Warden"
 API_VERSION = "v1"
 
 
+class IsoJSONProvider(DefaultJSONProvider):
+    """ISO 8601 times everywhere (Flask's default is the HTTP date format)."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=settings.instance_dir, instance_relative_config=False)
+    app.json = IsoJSONProvider(app)
     app.config.update(_flask_config(settings))
     app.config["WARDEN"] = settings
 
@@ -46,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(admin.blp)
     app.register_blueprint(ops.bp)
     register_error_handlers(app)
+    init_metrics(app)
     app.before_request(_start_request)
     app.after_request(_finish_request)
     return app
@@ -96,6 +112,11 @@ def _start_request() -> Response | tuple[Response, int] | None:
         # Also CSRF protection: a cross-site form or text/plain POST never gets through.
         return error_response(415, "unsupported_media_type",
                               "Send the request body as application/json.")
+    if sends_body and request.is_json:
+        try:
+            check_json(request.get_data(cache=True))
+        except BadJson as exc:
+            return error_response(400, "bad_request", f"The request body is not usable: {exc}.")
     return cors.refuse_foreign_origin()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,13 @@ def run() -> None:
 def web() -> None:
     """Serve the HTTP API with gunicorn on WARDEN_HOST:WARDEN_PORT."""
     settings = _settings()
+    # gunicorn workers each count their own requests; this folder lets /metrics sum them.
+    metrics_dir = Path(settings.instance_dir) / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     args = [sys.executable, "-m", "gunicorn", "service.wsgi:app",
+            "--config", "python:service.gunicorn_conf",
             "--bind", f"{settings.host}:{settings.port}",
             "--workers", str(settings.web_workers), "--threads", str(settings.web_threads),
             "--worker-class", "gthread", "--graceful-timeout", "20", "--timeout", "30",

@@ -55,6 +55,11 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         beat_schedule={
+            "forget-addresses": {
+                "task": "warden.forget_addresses",
+                "schedule": 3600.0,
+                "options": {"expires": 3600.0},
+            },
             "sweep-moderation": {
                 "task": "warden.sweep_moderation",
                 "schedule": settings.sweep_interval_seconds,

@@ -13,16 +13,21 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
+from service.domain import privacy
 from service.domain import sites as site_domain
 from service.domain.errors import Forbidden, NotFound
+from service.domain.lifecycle import Actor
 from service.domain.threads import Cursor
 from service.extensions import db
-from service.models import ApiKey, Article, AuditEntry, Role, Site
+from service.models import ApiKey, Article, AuditEntry, Author, Role, Site
 from service.schemas.admin import (
     ArticleAdminSchema,
     ArticlePageSchema,
     ArticlePatchSchema,
     ArticleQuerySchema,
+    AuthorExportSchema,
+    EraseOutSchema,
+    EraseSchema,
     KeyCreatedSchema,
     KeyCreateSchema,
     KeyListSchema,
@@ -212,3 +217,43 @@ class ArticleView(MethodView):
                                       "is_open": article.is_open, "title": article.title}}))
         db.session.commit()
         return article
+
+
+def _author(site_id: str, author_id: int) -> Author:
+    _site(site_id)
+    author = db.session.get(Author, author_id)
+    if author is None or author.site_id != site_id:
+        raise NotFound(f"no author {author_id} on site {site_id!r}")
+    return author
+
+
+@blp.route("/sites/<string:site_id>/authors/<int:author_id>/export")
+class AuthorExport(MethodView):
+    @requires(Role.ADMIN)
+    @blp.response(200, AuthorExportSchema)
+    @blp.doc(**AUTH)
+    def get(self, site_id: str, author_id: int) -> dict[str, Any]:
+        """Everything held about an author: profile, comments, reports made (audited)."""
+        author = _author(site_id, author_id)
+        db.session.add(AuditEntry(site_id=site_id, subject_type="author",
+                                  subject_id=str(author.id), action="author.exported",
+                                  actor_type="admin", actor_id=_actor_id()))
+        document = privacy.export_author(db.session, author)
+        db.session.commit()
+        return document
+
+
+@blp.route("/sites/<string:site_id>/authors/<int:author_id>/erase")
+class AuthorErase(MethodView):
+    @requires(Role.ADMIN)
+    @blp.arguments(EraseSchema)
+    @blp.response(200, EraseOutSchema)
+    @blp.doc(**AUTH)
+    def post(self, args: dict[str, Any], site_id: str, author_id: int) -> dict[str, int]:
+        """Erase an author's personal data; comments become placeholders (or are removed
+        when nobody replied and remove_unreplied is true); counts follow."""
+        author = _author(site_id, author_id)
+        counts = privacy.erase_author(db.session, author, Actor("admin", _actor_id()),
+                                      remove_unreplied=args["remove_unreplied"])
+        db.session.commit()
+        return counts

@@ -134,3 +134,18 @@ class ArticlePageSchema(Schema):
 class ArticlePatchSchema(StrictSchema):
     is_open = fields.Bool(required=True)
     title = fields.Str(allow_none=True, validate=validate.Length(max=300))
+
+
+class AuthorExportSchema(Schema):
+    author = fields.Dict(required=True)
+    comments = fields.List(fields.Dict(), required=True)
+    flags_made = fields.List(fields.Dict(), required=True)
+
+
+class EraseSchema(StrictSchema):
+    remove_unreplied = fields.Bool(load_default=False)
+
+
+class EraseOutSchema(Schema):
+    placeholders = fields.Int(required=True)
+    removed = fields.Int(required=True)

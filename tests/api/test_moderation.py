@@ -437,3 +437,38 @@ def test_stats_and_simulate(client: FlaskClient, app: Flask, keys: dict[str, str
     assert {c["name"] for c in simulated["checks"]} >= {"toxicity", "links"}
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Comment)) == before
+
+
+def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    admin = auth(keys["admin"])
+    mine = submit(client, body=CLEAN, author_email="ann@example.org").get_json()
+    token = {"X-Author-Token": mine["author_token"]}
+    lonely = submit(client, body="A second remark nobody answers.", headers=token).get_json()
+    decide_all(app)
+    reply = submit(client, body="Replying to Ann.", parent_id=mine["id"]).get_json()
+    decide_all(app)
+    with app.app_context():
+        author_id = db.session.get(Comment, mine["id"]).author_id
+    base = f"/api/v1/admin/sites/demo/authors/{author_id}"
+    exported = client.get(f"{base}/export", headers=admin)
+    assert exported.status_code == 200
+    doc = exported.get_json()
+    assert [c["id"] for c in doc["comments"]] == [mine["id"], lonely["id"]]
+    assert doc["author"]["email_hash"]
+    assert doc["comments"][0]["created_at"].endswith("+00:00")
+    assert client.get(f"{base}/export", headers=auth(keys["mod"])).status_code == 403
+    assert client.get(f"{base}/export", headers=auth(keys["other_admin"])).status_code == 404
+    erased = client.post(f"{base}/erase", headers=admin, json={"remove_unreplied": True})
+    assert erased.get_json() == {"placeholders": 1, "removed": 1}
+    thread = client.get("/api/v1/sites/demo/comments?article=story-1").get_json()
+    assert thread["article"]["approved_count"] == 1
+    assert thread["comments"][0]["deleted"] is True
+    assert thread["comments"][0]["replies"][0]["id"] == reply["id"]
+    assert client.get(f"/api/v1/comments/{mine['id']}", headers=token).status_code == 404
+    with app.app_context():
+        kept = db.session.get(Comment, mine["id"])
+        assert (kept.body, kept.ip_hash, kept.author_name) == ("", None, "[erased]")
+        assert db.session.get(Comment, lonely["id"]) is None
+    audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
+                       headers=admin).get_json()["items"]
+    assert [e["action"] for e in audit] == ["author.erased", "author.exported"]

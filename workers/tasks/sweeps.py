@@ -37,3 +37,21 @@ def sweep_moderation() -> int:
     sent = sum(enqueue_moderation(comment_id) for comment_id in ids)
     log.info("sweep re-enqueued %d of %d stale comments", sent, len(ids))
     return sent
+
+
+@shared_task(name="warden.forget_addresses", ignore_result=True)
+def forget_addresses() -> int:
+    """Drop hashed addresses and user agents past the retention period (privacy)."""
+    settings = current_app.config["WARDEN"]
+    cutoff = utcnow() - timedelta(days=settings.ip_retention_days)
+    forgotten = db.session.execute(
+        update(Comment)
+        .where(Comment.created_at < cutoff,
+               or_(Comment.ip_hash.is_not(None), Comment.user_agent.is_not(None)))
+        .values(ip_hash=None, user_agent=None)
+    ).rowcount
+    db.session.commit()
+    if forgotten:
+        log.info("forgot the address of %d comments older than %d days", forgotten,
+                 settings.ip_retention_days)
+    return forgotten

@@ -1,0 +1,79 @@
+"""An author's data: export everything we hold, or erase it (audited).
+
+Erasing keeps the thread readable: comments become "deleted" placeholders (replies still
+hang from them) or, for comments nobody replied to, can be removed outright. Counts move
+through ``transition`` like any other change.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from service.domain.events import emit
+from service.domain.lifecycle import Actor, transition
+from service.domain.security import token_digest
+from service.models import AuditEntry, Author, CheckResult, Comment, CommentStatus, Flag
+
+ERASED_NAME = "[erased]"
+
+
+def export_author(session: Session, author: Author) -> dict[str, Any]:
+    comments = session.scalars(select(Comment).where(Comment.author_id == author.id)
+                               .order_by(Comment.id)).all()
+    reporter = f"author:{author.token_hash[:32]}"
+    flags = session.scalars(select(Flag).where(Flag.reporter == reporter)).all()
+    return {
+        "author": {
+            "id": author.id, "site": author.site_id, "display_name": author.display_name,
+            "email_hash": author.email_hash, "trust": str(author.trust),
+            "banned_at": author.banned_at, "ban_reason": author.ban_reason,
+            "suspended_until": author.suspended_until, "created_at": author.created_at,
+        },
+        "comments": [{
+            "id": c.id, "article": c.article.key, "parent_id": c.parent_id, "body": c.body,
+            "author_name": c.author_name, "status": str(c.status), "created_at": c.created_at,
+            "updated_at": c.updated_at, "ip_hash": c.ip_hash, "user_agent": c.user_agent,
+        } for c in comments],
+        "flags_made": [{"comment_id": f.comment_id, "reason": str(f.reason), "note": f.note,
+                        "created_at": f.created_at} for f in flags],
+    }
+
+
+def erase_author(session: Session, author: Author, actor: Actor, *,
+                 remove_unreplied: bool) -> dict[str, int]:
+    """Erase personal data; return how many comments became placeholders or were removed."""
+    reply = aliased(Comment)
+    placeholders = removed = 0
+    comments = session.scalars(select(Comment).where(Comment.author_id == author.id)).all()
+    for comment in comments:
+        if comment.status != CommentStatus.DELETED:
+            transition(session, comment, CommentStatus.DELETED, actor, "author data erased")
+        has_replies = session.scalar(select(exists().where(reply.parent_id == comment.id)))
+        if remove_unreplied and not has_replies:
+            session.execute(delete(CheckResult).where(CheckResult.comment_id == comment.id))
+            session.delete(comment)
+            removed += 1
+            continue
+        comment.body = ""
+        comment.html = ""
+        comment.author_name = ERASED_NAME
+        comment.ip_hash = None
+        comment.user_agent = None
+        comment.client_signals = {}
+        placeholders += 1
+    session.execute(delete(Flag).where(Flag.reporter == f"author:{author.token_hash[:32]}"))
+    author.display_name = ERASED_NAME
+    author.email_hash = None
+    # The old token must stop working; nobody knows the new one.
+    author.token_hash = token_digest(secrets.token_urlsafe(32))
+    counts = {"placeholders": placeholders, "removed": removed}
+    session.add(AuditEntry(site_id=author.site_id, subject_type="author",
+                           subject_id=str(author.id), action="author.erased",
+                           actor_type=actor.type, actor_id=actor.id, details=counts))
+    emit(session, author.site_id, "author.erased", str(author.id),
+         {"author": {"id": author.id}, "site": author.site_id, **counts})
+    return counts

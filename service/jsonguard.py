@@ -1,0 +1,50 @@
+"""Refuse JSON that parses in Python but is not usable: NaN/Infinity, absurd nesting, and
+lone surrogates (``"\ud800"`` is valid JSON but not text: PostgreSQL cannot store it).
+
+The body has already passed the size limit, so checking it here costs one parse of at
+most ``WARDEN_MAX_REQUEST_BYTES``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class BadJson(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadJson(f"{name} is not valid JSON")
+
+
+def check_json(data: bytes) -> None:
+    if not data.strip():
+        return
+    try:
+        doc = json.loads(data, parse_constant=_refuse_constant)
+    except BadJson:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return  # malformed: the schema layer answers 400 "not valid JSON"
+    _walk(doc)
+
+
+def _walk(value: Any) -> None:
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > MAX_DEPTH:
+            raise BadJson(f"JSON nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, str) and _SURROGATE.search(node):
+            raise BadJson("text contains a lone surrogate (invalid Unicode)")
+        if isinstance(node, dict):
+            stack.extend((k, level + 1) for k in node)
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)

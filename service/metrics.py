@@ -1,0 +1,119 @@
+"""Prometheus metrics: HTTP traffic per process, moderation state read from the database.
+
+Under gunicorn every worker process counts its own requests; with
+``PROMETHEUS_MULTIPROC_DIR`` set (``warden web`` does it) a scrape of any process sums
+them all. Queue depth and decisions are read from the database at scrape time, so they are
+right whichever process (web or worker) made them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+REQUESTS = Counter("warden_http_requests_total", "HTTP requests answered",
+                   ["method", "endpoint", "status"])
+LATENCY = Histogram("warden_http_request_duration_seconds", "Time to answer an HTTP request",
+                    ["method", "endpoint"],
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+class ModerationCollector(Collector):
+    """Gauges computed from the database at scrape time."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from service.extensions import db
+        from service.models import Comment, Event, utcnow
+
+        with self.app.app_context():
+            comments = GaugeMetricFamily("warden_comments", "Comments by site and status",
+                                         labels=["site", "status"])
+            for site, status, count in db.session.execute(
+                select(Comment.site_id, Comment.status, func.count())
+                .group_by(Comment.site_id, Comment.status)
+            ):
+                comments.add_metric([site, str(status)], count)
+            yield comments
+            backlog, oldest = db.session.execute(
+                select(func.count(), func.min(Comment.created_at))
+                .where(Comment.checked_at.is_(None))
+            ).one()
+            yield GaugeMetricFamily("warden_moderation_backlog",
+                                    "Comments whose checks have not finished", value=backlog)
+            age = (utcnow() - _aware(oldest)).total_seconds() if oldest else 0.0
+            yield GaugeMetricFamily("warden_moderation_oldest_waiting_seconds",
+                                    "Age of the oldest comment still waiting for checks",
+                                    value=age)
+            undispatched = db.session.scalar(select(func.count()).select_from(Event)
+                                             .where(Event.dispatched_at.is_(None)))
+            yield GaugeMetricFamily("warden_outbox_undispatched",
+                                    "Events not yet fanned out to webhooks", value=undispatched)
+            yield from _webhook_gauges(db.session)
+            db.session.remove()
+
+
+def _aware(value: Any) -> Any:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _webhook_gauges(session: Any) -> Iterator[GaugeMetricFamily]:
+    try:
+        from service.models import Delivery
+    except ImportError:  # webhooks not installed in this build
+        return
+    deliveries = GaugeMetricFamily("warden_webhook_deliveries", "Webhook deliveries by status",
+                                   labels=["status"])
+    for status, count in session.execute(select(Delivery.status, func.count())
+                                         .group_by(Delivery.status)):
+        deliveries.add_metric([str(status)], count)
+    yield deliveries
+
+
+def init_metrics(app: Flask) -> None:
+    app.before_request(_start_timer)
+    app.after_request(_count)
+    app.add_url_rule("/metrics", "metrics", lambda: _expose(app))
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _count(response: Response) -> Response:
+    started = g.get("metrics_started")
+    if started is not None:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        LATENCY.labels(request.method, endpoint).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    return response
+
+
+def _expose(app: Flask) -> Response:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(REQUESTS)
+        registry.register(LATENCY)
+    registry.register(ModerationCollector(app))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
