@@ -81,6 +81,28 @@ def _str(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _bool(name: str, raw: str) -> bool:
+    return parse_bool(name, raw)
+
+
+def _delays(name: str, raw: str) -> str:
+    """Seconds between tries, e.g. ``10,60,300``; kept as text, parsed by ``delays_of``."""
+    parts = [p.strip() for p in raw.split(",")]
+    try:
+        delays = [float(p) for p in parts]
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}{name}: expected seconds separated by commas, e.g. '10,60,300', got {raw!r}"
+        ) from None
+    if not 1 <= len(delays) <= 30 or not all(0.1 <= d <= 7 * 86_400 for d in delays):
+        raise SettingsError(f"{PREFIX}{name}: 1 to 30 delays of 0.1..604800 seconds each")
+    return ",".join(f"{d:g}" for d in delays)
+
+
+def delays_of(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in text.split(","))
+
+
 def _log_level(name: str, raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -125,6 +147,11 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "LOG_LEVEL": (_log_level, "log level"),
     "DATA_DIR": (_str, "labelled comments for tests and evaluation"),
     "IP_RETENTION_DAYS": (_int(1, 3650), "days hashed addresses and user agents are kept"),
+    "WEBHOOK_RETRY_SCHEDULE": (_delays, "seconds between webhook tries, comma-separated"),
+    "WEBHOOK_ALLOW_PRIVATE": (_bool, "allow webhook URLs on private/loopback addresses"),
+    "WEBHOOK_TIMEOUT_SECONDS": (_float(0.5, 60), "total time allowed for one webhook request"),
+    "WEBHOOK_MAX_RESPONSE_BYTES": (_int(0, 1_000_000), "response bytes read and kept per try"),
+    "WEBHOOK_DISABLE_AFTER_HOURS": (_float(0.0003, 8760), "disable an endpoint failing this long"),
 }
 
 
@@ -154,6 +181,11 @@ class Settings:
     log_level: str = "INFO"
     data_dir: str = "../shared/data"
     ip_retention_days: int = 30
+    webhook_retry_schedule: str = "10,60,300,1800,3600,7200,14400,28800,43200"
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_response_bytes: int = 4096
+    webhook_disable_after_hours: float = 120.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -181,6 +213,10 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return delays_of(self.webhook_retry_schedule)
 
     @property
     def broker_folder(self) -> Path:

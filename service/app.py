@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from config import Settings
 from service import cors, sqlite
@@ -22,6 +23,12 @@ from workers.celery_setup import make_celery
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 API_TITLE = "Comment Warden"
 API_VERSION = "v1"
+
+
+class DatabaseIdConverter(IntegerConverter):
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 class IsoJSONProvider(DefaultJSONProvider):
@@ -39,6 +46,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=settings.instance_dir, instance_relative_config=False)
     app.json = IsoJSONProvider(app)
+    # Ids in paths are database integers: a 20-digit id is a 404, not an overflow (500).
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.config.update(_flask_config(settings))
     app.config["WARDEN"] = settings
 
@@ -51,15 +60,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         with app.app_context():
             sqlite.configure(db.engine)
 
-    from service.api import admin, moderation, ops, public
+    from service.api import admin, moderation, ops, public, webhooks, widget
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer",
                        "description": "an API key from `warden keys create`"})
     api.register_blueprint(public.blp)
+    api.register_blueprint(webhooks.blp)
     api.register_blueprint(moderation.blp)
     api.register_blueprint(admin.blp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(widget.bp)
     register_error_handlers(app)
     init_metrics(app)
     app.before_request(_start_request)

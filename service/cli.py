@@ -81,7 +81,7 @@ def worker() -> None:
     """Run the Celery worker (moderation checks; housekeeping)."""
     settings = _settings()
     args = [sys.executable, "-m", "celery", "-A", "workers.celery_app:celery", "worker",
-            "--loglevel", settings.log_level, "--queues", "moderation,housekeeping",
+            "--loglevel", settings.log_level, "--queues", "moderation,webhooks,housekeeping",
             "--concurrency", str(settings.worker_concurrency), "--without-gossip",
             "--without-mingle", "--hostname", "warden@%h"]
     os.execv(sys.executable, args)
@@ -170,6 +170,43 @@ def keys_create(site_id: str | None, all_sites: bool, role: str, label: str | No
         click.echo(f"key {key.prefix}… ({key.role} on {scope}); store it now, "
                    "it is not shown again:", err=True)
         click.echo(plain)
+
+
+@main.command("eval")
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
+              help="labelled CSV with columns id,text,label (spam/ham or toxic/clean)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
+@click.option("--site-mode", type=click.Choice(["auto", "manual", "post"]), default="auto",
+              show_default=True, help="the site's moderation mode")
+@click.option("--hold-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--reject-threshold", type=click.FloatRange(0, 1), default=0.9, show_default=True)
+@click.option("--skip-check", "skip", multiple=True, help="leave this check out (repeatable)")
+def eval_cmd(data_path: str, as_json: bool, site_mode: str, hold_threshold: float,
+             reject_threshold: float, skip: tuple[str, ...]) -> None:
+    """Measure the real checks + policy offline on a labelled CSV (no server, no database).
+
+    WARDEN_SPAM_MODEL / WARDEN_TOXICITY_MODEL point the text checks at another artefact.
+    """
+    import json
+
+    from service.models import ModerationMode
+    from workers.checks import default_checks
+    from workers.evaluation import EvaluationError, evaluate, format_report, load_labelled_csv
+    from workers.policy import Policy
+
+    try:
+        data = load_labelled_csv(data_path)
+        checks = [c for c in default_checks() if c.name not in skip]
+        unknown = set(skip) - {c.name for c in default_checks()}
+        if unknown:
+            raise EvaluationError(f"unknown check(s) to skip: {', '.join(sorted(unknown))}")
+        policy = Policy(mode=ModerationMode(site_mode), hold_threshold=hold_threshold,
+                        reject_threshold=reject_threshold)
+        with click.progressbar(length=len(data), label="checking", file=sys.stderr) as bar:
+            result = evaluate(data, checks, policy, progress=bar.update)
+    except EvaluationError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result.as_dict()) if as_json else format_report(result))
 
 
 @main.command("settings")

@@ -92,6 +92,25 @@ def handle_database_down(exc: DBAPIError) -> tuple[Response, int]:
     return response, status
 
 
+def release_session(_exc: BaseException | None) -> None:
+    """End the request's session even when the database died under it.
+
+    Flask-SQLAlchemy's own teardown rolls back the session's open transaction; if the
+    server has just dropped the connection (PostgreSQL restarting) that ROLLBACK raises
+    from teardown, after the view has answered, and gunicorn replaces a committed 202 with
+    a bare 500. The connection is already invalidated by then; the second remove() only
+    releases what the first left behind. Registered after Flask-SQLAlchemy, so it runs first.
+    """
+    from service.extensions import db
+
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        log.warning("database connection lost while ending the session: %s",
+                    type(exc.orig).__name__)
+        db.session.remove()
+
+
 def handle_unexpected(exc: Exception) -> tuple[Response, int]:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "internal_error",
@@ -118,3 +137,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain)
     app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(Exception, handle_unexpected)
+    app.teardown_appcontext(release_session)

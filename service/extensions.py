@@ -9,8 +9,16 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
 from service.models.base import Base
+from service.schemas.errors import ErrorSchema
+
+
+class WardenApi(Api):
+    """flask-smorest, documenting our one error shape instead of its own."""
+
+    ERROR_SCHEMA = ErrorSchema
+
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+api = WardenApi()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

@@ -31,6 +31,16 @@ def intends_to_write() -> Iterator[None]:
         write_intent.reset(token)
 
 
+@contextmanager
+def reading() -> Iterator[None]:
+    """A read-only stretch inside write work: start it as a plain (deferred) transaction."""
+    token = write_intent.set(False)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+
+
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()

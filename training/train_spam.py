@@ -89,8 +89,22 @@ def baseline_scores(tr: Sequence[str], ytr: np.ndarray, te: Sequence[str]) -> np
     return clf.predict_proba(vec.transform(te))[:, 1]
 
 
-def evaluate(data_dir: pathlib.Path, with_extra_ham: bool = True) -> dict[str, Any]:
-    texts, y, video = load_spam(data_dir / SPAM)
+def load_spam_without(
+    path: pathlib.Path, exclude: Sequence[str] = ()
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The YouTube rows minus whole videos (for a model that never saw them)."""
+    texts, y, video = load_spam(path)
+    unknown = sorted(set(exclude) - set(video.tolist()))
+    if unknown:
+        raise SystemExit(f"unknown video(s) {unknown}; known: {sorted(set(video.tolist()))}")
+    keep = ~np.isin(video, list(exclude))
+    return [t for t, k in zip(texts, keep, strict=True) if k], y[keep], video[keep]
+
+
+def evaluate(
+    data_dir: pathlib.Path, with_extra_ham: bool = True, exclude: Sequence[str] = ()
+) -> dict[str, Any]:
+    texts, y, video = load_spam_without(data_dir / SPAM, exclude)
     extra = load_clean(data_dir / EXTRA_HAM) if with_extra_ham else []
     probe = load_clean(data_dir / FP_PROBE)
     print(
@@ -181,12 +195,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="train on YouTube comments only (for comparison)",
     )
+    ap.add_argument(
+        "--exclude-video",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave this video (Psy, KatyPerry, LMFAO) out entirely, so `warden eval` on it "
+        "measures an unseen video; repeatable. Use with --out /tmp/...; never ship it",
+    )
     args = ap.parse_args(argv)
+    exclude = sorted(set(args.exclude_video))
 
-    report = evaluate(args.data_dir, with_extra_ham=not args.no_extra_ham)
+    report = evaluate(args.data_dir, with_extra_ham=not args.no_extra_ham, exclude=exclude)
     if args.evaluate:
         return 0
-    texts, y, _video = load_spam(args.data_dir / SPAM)
+    texts, y, _video = load_spam_without(args.data_dir / SPAM, exclude)
     extra: list[str] = []
     counts = {SPAM: len(texts)}
     if not args.no_extra_ham:
@@ -194,10 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (threshold and FP rate on the other Jigsaw file stay valid).
         extra = load_clean(args.data_dir / EXTRA_HAM)
         counts[f"{EXTRA_HAM} (clean rows as ham)"] = len(extra)
-    print(f"[train] final model on {counts}")
+    print(f"[train] final model on {counts}" + (f", without {exclude}" if exclude else ""))
     meta = {
         "name": NAME,
-        "version": VERSION,
+        "version": VERSION + "".join(f"-without-{v}" for v in exclude),
+        "excluded_videos": exclude,
         "positive_class": "spam",
         "trained_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "data_files": counts,

@@ -94,19 +94,37 @@ def fit(
     return fit_linear_model(texts, y, BLOCKS, c=C, sample_weight=weights, metadata=meta)
 
 
-def evaluate(data_dir: pathlib.Path, seed: int, compare_profanity: bool = True) -> dict[str, Any]:
-    """Held-out figures: Jigsaw dev unseen, plus a 30 % stratified Davidson split."""
-    jt, jy = load_csv(data_dir / JIGSAW_TRAIN, "toxic")
-    jd, jdy = load_csv(data_dir / JIGSAW_DEV, "toxic")
+def davidson_split(
+    data_dir: pathlib.Path, seed: int
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """The 70/30 stratified Davidson split every held-out figure uses (train, test)."""
     dt_, dy = load_csv(data_dir / DAVIDSON, "toxic")
     dtr, dte, dytr, dyte = train_test_split(dt_, dy, test_size=0.3, random_state=seed, stratify=dy)
+    return dtr, dte, dytr, dyte
+
+
+def heldout_training_set(
+    data_dir: pathlib.Path, seed: int
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Jigsaw train + 70 % of Davidson (weighted): what the held-out model learns from."""
+    jt, jy = load_csv(data_dir / JIGSAW_TRAIN, "toxic")
+    dtr, _dte, dytr, _dyte = davidson_split(data_dir, seed)
+    w = np.concatenate([np.ones(len(jt)), np.full(len(dtr), DAVIDSON_WEIGHT)])
+    return jt + dtr, np.concatenate([jy, dytr]), w
+
+
+def evaluate(data_dir: pathlib.Path, seed: int, compare_profanity: bool = True) -> dict[str, Any]:
+    """Held-out figures: Jigsaw dev unseen, plus a 30 % stratified Davidson split."""
+    jt, _jy = load_csv(data_dir / JIGSAW_TRAIN, "toxic")
+    jd, jdy = load_csv(data_dir / JIGSAW_DEV, "toxic")
+    dtr, dte, _dytr, dyte = davidson_split(data_dir, seed)
     print(
         f"[evaluate] train: {JIGSAW_TRAIN} ({len(jt)}) + 70% of {DAVIDSON} ({len(dtr)}, "
         f"weight {DAVIDSON_WEIGHT}); held out: {JIGSAW_DEV} ({len(jd)}), 30% of {DAVIDSON} "
         f"({len(dte)})"
     )
-    w = np.concatenate([np.ones(len(jt)), np.full(len(dtr), DAVIDSON_WEIGHT)])
-    model = fit(jt + dtr, np.concatenate([jy, dytr]), w, seed)
+    texts, y, w = heldout_training_set(data_dir, seed)
+    model = fit(texts, y, w, seed)
     pj, pd = model.score(jd), model.score(dte)
     t_f1 = best_f1_threshold(jdy, pj)
     t_rej = threshold_at_precision(jdy, pj, 0.8)
@@ -162,6 +180,34 @@ def compare_with_profanity_check(
     return out
 
 
+def write_heldout_model(
+    data_dir: pathlib.Path, seed: int, out: pathlib.Path, report: dict[str, Any]
+) -> int:
+    """Save the evaluation model itself, for measuring the pipeline on unseen rows."""
+    texts, y, w = heldout_training_set(data_dir, seed)
+    n_jigsaw = len(load_csv(data_dir / JIGSAW_TRAIN, "toxic")[0])
+    meta = {
+        "name": NAME,
+        "version": f"{VERSION}-heldout",
+        "positive_class": "toxic",
+        "trained_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "data_files": {JIGSAW_TRAIN: n_jigsaw,
+                       f"{DAVIDSON} (70% split, seed {seed})": len(texts) - n_jigsaw},
+        "sample_weights": {DAVIDSON: DAVIDSON_WEIGHT},
+        "estimator": f"LogisticRegression(C={C}, solver=liblinear, L2)",
+        "heldout_metrics": report,
+        "heldout_protocol": f"not trained on {JIGSAW_DEV} nor the 30% {DAVIDSON} split",
+        "thresholds": {
+            "review": report["jigsaw_dev"]["at_review"]["threshold"],
+            "reject": report["jigsaw_dev"]["at_reject"]["threshold"],
+        },
+    }
+    model = fit(texts, y, w, seed, meta)
+    model.save(out)
+    print(f"[train] wrote held-out model {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=pathlib.Path, default=pathlib.Path("../shared/data"))
@@ -177,11 +223,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--no-compare", action="store_true", help="skip the alt-profanity-check comparison"
     )
+    ap.add_argument(
+        "--heldout-model",
+        action="store_true",
+        help="write the model --evaluate measures (without the Jigsaw dev file and the 30%% "
+        "Davidson split) so `warden eval` on those is honest; use with --out /tmp/...",
+    )
     args = ap.parse_args(argv)
 
     report = evaluate(args.data_dir, args.seed, compare_profanity=not args.no_compare)
     if args.evaluate:
         return 0
+    if args.heldout_model:
+        return write_heldout_model(args.data_dir, args.seed, args.out, report)
 
     files = [JIGSAW_TRAIN, JIGSAW_DEV, DAVIDSON]
     texts: list[str] = []

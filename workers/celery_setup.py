@@ -14,7 +14,13 @@ from celery.signals import task_postrun, task_prerun, worker_process_init
 from config import Settings
 from service.logs import request_id_var
 from service.sqlite import intends_to_write
-from workers.dispatch import QUEUE_HOUSEKEEPING, QUEUE_MODERATION
+from workers.dispatch import (
+    DELIVER_WEBHOOK_TASK,
+    DISPATCH_EVENTS_TASK,
+    QUEUE_HOUSEKEEPING,
+    QUEUE_MODERATION,
+    QUEUE_WEBHOOKS,
+)
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:
@@ -40,6 +46,9 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
                  task_cls=_app_context_task(settings), set_as_current=set_as_current)
     app.conf.update(
         broker_transport_options=broker_options(settings),
+        # filesystem://: kombu's transport with atomic message files (see workers/fsbroker.py)
+        broker_transport=("workers.fsbroker:Transport"
+                          if settings.broker_url.startswith("filesystem") else None),
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
         task_ignore_result=True,
@@ -48,7 +57,9 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=4,
         task_default_queue=QUEUE_MODERATION,
-        task_routes={"warden.sweep_*": {"queue": QUEUE_HOUSEKEEPING}},
+        task_routes={"warden.sweep_*": {"queue": QUEUE_HOUSEKEEPING},
+                     DISPATCH_EVENTS_TASK: {"queue": QUEUE_WEBHOOKS},
+                     DELIVER_WEBHOOK_TASK: {"queue": QUEUE_WEBHOOKS}},
         task_serializer="json",
         accept_content=["json"],
         timezone="UTC",
@@ -62,6 +73,12 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
             },
             "sweep-moderation": {
                 "task": "warden.sweep_moderation",
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"expires": settings.sweep_interval_seconds * 2},
+            },
+            # Due webhook retries and lost deliveries; retry times live in the database.
+            "sweep-webhooks": {
+                "task": "warden.sweep_webhooks",
                 "schedule": settings.sweep_interval_seconds,
                 "options": {"expires": settings.sweep_interval_seconds * 2},
             },

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
-from flask import current_app
+from flask import current_app, has_app_context
 from kombu.exceptions import KombuError, OperationalError
 
 from service.logs import request_id_var
@@ -17,7 +17,10 @@ from service.logs import request_id_var
 log = logging.getLogger("warden.dispatch")
 
 MODERATE_TASK = "warden.moderate_comment"
+DISPATCH_EVENTS_TASK = "warden.dispatch_events"
+DELIVER_WEBHOOK_TASK = "warden.deliver_webhook"
 QUEUE_MODERATION = "moderation"
+QUEUE_WEBHOOKS = "webhooks"
 QUEUE_HOUSEKEEPING = "housekeeping"
 
 # Fail fast when the broker is down: the request has already committed, the sweep retries.
@@ -39,6 +42,30 @@ def enqueue_moderation(comment_id: int) -> bool:
     except (KombuError, OperationalError, OSError) as exc:
         log.warning("broker unavailable, sweep will enqueue comment %s: %s", comment_id,
                     type(exc).__name__, extra={"comment_id": comment_id})
+        return False
+    return True
+
+
+def enqueue_event_dispatch() -> bool:
+    """Wake the webhook fan-out after a commit that wrote events (no app: nothing to do)."""
+    if not has_app_context() or "warden_celery" not in current_app.extensions:
+        return False
+    return _send(DISPATCH_EVENTS_TASK, [], QUEUE_WEBHOOKS, "events")
+
+
+def enqueue_delivery(delivery_id: int) -> bool:
+    return _send(DELIVER_WEBHOOK_TASK, [delivery_id], QUEUE_WEBHOOKS,
+                 f"webhook delivery {delivery_id}")
+
+
+def _send(task: str, args: list[int], queue: str, what: str) -> bool:
+    try:
+        _celery().send_task(task, args=args, queue=queue,
+                            headers={"warden_request_id": request_id_var.get()},
+                            retry=True, retry_policy=_PUBLISH_RETRY)
+    except (KombuError, OperationalError, OSError) as exc:
+        log.warning("broker unavailable, the sweep will send %s: %s", what,
+                    type(exc).__name__)
         return False
     return True
 

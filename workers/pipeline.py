@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from service import sqlite
 from service.domain.lifecycle import Actor, transition
 from service.domain.submissions import POST_MODERATION_REASON
 from service.models import (
@@ -116,22 +117,26 @@ def moderate(session: Session, comment_id: int, *, max_attempts: int) -> Decisio
     session.execute(update(Comment).where(Comment.id == comment_id)
                     .values(moderation_attempts=Comment.moderation_attempts + 1))
     session.commit()
-    comment = session.get(Comment, comment_id)
-    assert comment is not None
-    if comment.checked_at is not None:
-        return None
-    site = session.get(Site, comment.site_id)
-    assert site is not None
-
-    if comment.moderation_attempts > max_attempts:
-        decision = Decision(CommentStatus.HELD, f"moderation failed {max_attempts} times; "
-                            "a human should look", "policy")
-        outcome = Outcome([], [])
-    else:
-        context = gather_context(session, comment, site)
-        outcome = run_checks(default_checks(), [context])[0]
-        decision = decide(outcome.verdicts, policy_for(site), standing_of(comment, site),
-                          outcome.failed)
+    # Read and run the checks without holding SQLite's write lock (a plain snapshot), then
+    # end that snapshot: the write lock is taken only for the short claim-and-record below.
+    with sqlite.reading():
+        comment = session.get(Comment, comment_id)
+        assert comment is not None
+        if comment.checked_at is not None:
+            session.rollback()
+            return None
+        site = session.get(Site, comment.site_id)
+        assert site is not None
+        if comment.moderation_attempts > max_attempts:
+            decision = Decision(CommentStatus.HELD, f"moderation failed {max_attempts} "
+                                "times; a human should look", "policy")
+            outcome = Outcome([], [])
+        else:
+            context = gather_context(session, comment, site)
+            outcome = run_checks(default_checks(), [context])[0]
+            decision = decide(outcome.verdicts, policy_for(site), standing_of(comment, site),
+                              outcome.failed)
+        session.rollback()
 
     # Claim the comment: only one run can flip checked_at from NULL, whatever the races.
     claimed = session.execute(
@@ -141,7 +146,10 @@ def moderate(session: Session, comment_id: int, *, max_attempts: int) -> Decisio
     if claimed != 1:
         session.rollback()
         return None
-    session.refresh(comment)
+    comment = session.get(Comment, comment_id)
+    site = session.get(Site, comment.site_id) if comment else None
+    assert comment is not None
+    assert site is not None
     for verdict in outcome.verdicts:
         session.add(CheckResult(comment_id=comment.id, check_name=verdict.check,
                                 check_version=verdict.version, score=verdict.score,

@@ -115,10 +115,9 @@ class Comments(MethodView):
                                   max_depth=settings.max_depth,
                                   max_body_chars=settings.max_body_chars)
         comment = accepted.comment
-        db.session.commit()
-        if accepted.created:
-            enqueue_moderation(comment.id)  # after commit; the sweep covers a lost send
-        return {
+        # The answer is read before the commit: the commit expires the row, and re-reading it
+        # afterwards could fail (database gone) and answer 503 for a comment that is stored.
+        answer = {
             "id": comment.id,
             "status": str(comment.status),
             "author_token": accepted.author_token,
@@ -126,7 +125,11 @@ class Comments(MethodView):
             "parent_id": comment.parent_id,
             "created_at": comment.created_at,
             "status_url": url_for("public.OwnComment", comment_id=comment.id),
-        }, 202
+        }
+        db.session.commit()
+        if accepted.created:
+            enqueue_moderation(answer["id"])  # after commit; the sweep covers a lost send
+        return answer, 202
 
 
 @blp.route("/sites/<string:site_id>/counts")

@@ -5,9 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from service.models import Comment, Event, utcnow
+from workers.dispatch import enqueue_event_dispatch
+
+# Set by emit(); after the commit a dispatch task wakes the webhook fan-out at once. Best
+# effort: the beat sweep fans out whatever a lost send (or a stale flag) leaves behind.
+EVENTS_WRITTEN = "warden_events_written"
 
 
 def comment_payload(comment: Comment) -> dict[str, Any]:
@@ -44,4 +50,12 @@ def emit(session: Session, site_id: str, event_type: str, subject_id: str,
         payload={"type": event_type, "timestamp": utcnow().isoformat(), "data": payload},
     )
     session.add(event)
+    session.info[EVENTS_WRITTEN] = True
     return event
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _wake_webhook_dispatch(session: Session) -> None:
+    if session.in_nested_transaction() or not session.info.pop(EVENTS_WRITTEN, False):
+        return  # a savepoint is not the commit that makes the events visible
+    enqueue_event_dispatch()

@@ -35,7 +35,11 @@ def clean_text(body: str) -> str:
 
 
 def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
-    """Relative links would resolve against the embedding page: drop them."""
+    """Relative links would resolve against the embedding page: drop them. Drop the
+    generic attributes the sanitiser allows by default (title, lang) too: only what
+    ALLOWED_ATTRIBUTES names may reach the page."""
+    if attribute not in ALLOWED_ATTRIBUTES.get(tag, set()) and attribute != "rel":
+        return None
     if tag == "a" and attribute == "href" and not value.lower().startswith(_ABSOLUTE):
         return None
     return value

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.domain.errors import DomainError, NotFound
+from service.domain.errors import DomainError
 from service.models import Article, Comment, CommentStatus
 
 SORTS = ("oldest", "newest")
@@ -54,12 +54,14 @@ _VISIBLE = (CommentStatus.APPROVED, CommentStatus.DELETED)
 
 def approved_thread(session: Session, site_id: str, article_key: str, *, sort: str,
                     cursor: str | None, limit: int) -> dict[str, Any]:
+    after = Cursor.decode(cursor, sort) if cursor else None
     article = session.scalar(
         select(Article).where(Article.site_id == site_id, Article.key == article_key)
     )
     if article is None:
-        raise NotFound(f"no article {article_key!r} on site {site_id!r}")
-    after = Cursor.decode(cursor, sort) if cursor else None
+        # Not commented on yet: an empty thread, not an error (every new article starts so).
+        return {"article": {"key": article_key, "url": None, "title": None, "is_open": True,
+                            "approved_count": 0}, "comments": [], "next_cursor": None}
 
     roots_query = select(*_THREAD_COLUMNS).where(
         Comment.article_id == article.id,

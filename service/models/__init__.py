@@ -9,6 +9,7 @@ from service.models.comment import FINAL_STATUSES, CheckResult, Comment, Comment
 from service.models.flag import Flag, FlagReason
 from service.models.outbox import Event
 from service.models.site import ModerationMode, Site
+from service.models.webhook import Delivery, DeliveryAttempt, DeliveryStatus, WebhookEndpoint
 
 __all__ = [
     "FINAL_STATUSES",
@@ -20,6 +21,9 @@ __all__ = [
     "CheckResult",
     "Comment",
     "CommentStatus",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryStatus",
     "Event",
     "Flag",
     "FlagReason",
@@ -27,5 +31,6 @@ __all__ = [
     "Role",
     "Site",
     "TrustLevel",
+    "WebhookEndpoint",
     "utcnow",
 ]

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema
+from marshmallow import fields as f
 
 
 class ErrorBodySchema(Schema):
-    code = fields.Str(required=True, metadata={"description": "stable machine-readable code"})
-    message = fields.Str(required=True, metadata={"description": "what went wrong, in words"})
-    fields = fields.Dict(
-        keys=fields.Str(), values=fields.Raw(),
+    code = f.Str(required=True, metadata={"description": "stable machine-readable code"})
+    message = f.Str(required=True, metadata={"description": "what went wrong, in words"})
+    fields = f.Dict(
+        keys=f.Str(), values=f.Raw(),
         metadata={"description": "per-field messages for validation errors"},
     )
-    request_id = fields.Str()
+    request_id = f.Str(metadata={"description": "quote it when reporting a problem"})
 
 
 class ErrorSchema(Schema):
-    error = fields.Nested(ErrorBodySchema, required=True)
+    error = f.Nested(ErrorBodySchema, required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.domain.moderation import ACTIONS, MAX_BULK, QUEUES
-from service.schemas.public import StrictSchema
+from service.schemas.public import ID_RANGE, StrictSchema
 
 REASON = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
@@ -14,7 +14,7 @@ class QueueQuerySchema(Schema):
     status = fields.Str(load_default="held", validate=validate.OneOf(QUEUES))
     site = fields.Str(load_default=None, validate=validate.Length(1, 64))
     article = fields.Str(load_default=None, validate=validate.Length(1, 512))
-    author = fields.Int(load_default=None, validate=validate.Range(min=1))
+    author = fields.Int(load_default=None, validate=ID_RANGE)
     check = fields.Str(load_default=None, validate=validate.Length(1, 40),
                        metadata={"description": "only comments where this check fired"})
     since = fields.AwareDateTime(load_default=None)
@@ -98,7 +98,7 @@ class DecisionOutSchema(Schema):
 
 
 class BulkDecisionSchema(DecisionSchema):
-    ids = fields.List(fields.Int(strict=True, validate=validate.Range(min=1)), required=True,
+    ids = fields.List(fields.Int(strict=True, validate=ID_RANGE), required=True,
                       validate=validate.Length(1, MAX_BULK))
 
 
@@ -183,7 +183,7 @@ class SimulateSchema(StrictSchema):
     site = fields.Str(load_default=None, validate=validate.Length(1, 64))
     text = fields.Str(required=True, validate=validate.Length(1, 100_000))
     parent_text = fields.Str(load_default=None, allow_none=True)
-    author = fields.Int(load_default=None, allow_none=True,
+    author = fields.Int(load_default=None, allow_none=True, validate=ID_RANGE,
                         metadata={"description": "judge as if this author posted it"})
 
 

@@ -6,6 +6,9 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from service.models import FlagReason
 
+# Ids are database integers: larger numbers cannot name anything (and must not overflow).
+ID_RANGE = validate.Range(min=1, max=2**31 - 1)
+
 
 class StrictSchema(Schema):
     class Meta:
@@ -19,8 +22,7 @@ class SubmitSchema(StrictSchema):
                              validate=validate.Length(max=2048), schemes={"http", "https"})
     article_title = fields.Str(load_default=None, allow_none=True,
                                validate=validate.Length(max=300))
-    parent_id = fields.Int(load_default=None, allow_none=True, strict=True,
-                           validate=validate.Range(min=1, max=2**31 - 1))
+    parent_id = fields.Int(load_default=None, allow_none=True, strict=True, validate=ID_RANGE)
     author_name = fields.Str(load_default="Anonymous", validate=validate.Length(1, 80))
     author_email = fields.Email(load_default=None, allow_none=True,
                                 validate=validate.Length(max=254))

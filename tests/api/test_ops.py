@@ -76,3 +76,30 @@ def test_hashed_addresses_are_forgotten_after_retention(client: FlaskClient, app
         assert db.session.get(Comment, old).ip_hash is None
         assert db.session.get(Comment, old).user_agent is None
         assert db.session.get(Comment, new).ip_hash is not None
+
+
+def test_sweep_spaces_out_resends_as_comments_age(client: FlaskClient, app: Flask,
+                                                  settings: object) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from service.extensions import db
+    from service.models import Comment
+    from workers.tasks.sweeps import sweep_moderation
+
+    young = submit(client).get_json()["id"]
+    old = submit(client, body="An older remark.").get_json()["id"]
+    now = datetime.now(UTC)
+    with app.app_context():
+        for comment_id, age in ((young, timedelta(seconds=40)), (old, timedelta(hours=4))):
+            comment = db.session.get(Comment, comment_id)
+            comment.created_at = now - age
+            comment.enqueued_at = now - timedelta(minutes=2)  # the send was lost
+        db.session.commit()
+        assert sweep_moderation.run() == 2
+        assert sweep_moderation.run() == 0  # just re-sent: nothing is due
+        young_next = db.session.get(Comment, young).enqueued_at
+        old_next = db.session.get(Comment, old).enqueued_at
+        # Eligible again after max(stale, age/2): 30 s for the young one, capped at 1 h.
+        assert young_next - now < timedelta(seconds=5)
+        assert timedelta(minutes=59) < old_next - now + timedelta(seconds=30) \
+            <= timedelta(hours=1, seconds=5)

@@ -358,3 +358,12 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+def test_thread_of_an_article_nobody_commented_on_is_empty(client: FlaskClient) -> None:
+    response = client.get(SUBMIT, query_string={"article": "brand-new"})
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "article": {"key": "brand-new", "url": None, "title": None, "is_open": True,
+                    "approved_count": 0},
+        "comments": [], "next_cursor": None}

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import csv
-import os
 import pathlib
-import sys
 import zipfile
 
 import numpy as np
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from workers.checks.textmodel import (  # noqa: E402
+from tests.support import DATA_DIR, IN_CI
+from workers.checks.textmodel import (
     Block,
     LinearTextModel,
     fit_linear_model,
     normalize_for_model,
 )
 
+REPO = pathlib.Path(__file__).resolve().parents[2]
 MODELS = REPO / "workers" / "checks" / "models"
 CLEAN = "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot."
 TOXIC = "You are a worthless idiot, shut your stupid mouth you moron."
@@ -30,7 +26,7 @@ HAM = "This song never gets old, still listening in 2015"
 
 
 def data_dir() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("WARDEN_DATA_DIR", str(REPO / ".." / "shared" / "data")))
+    return DATA_DIR
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +153,10 @@ def test_save_load_roundtrip(tmp_path: pathlib.Path) -> None:
 def _read(name: str) -> list[dict[str, str]]:
     path = data_dir() / name
     if not path.exists():
-        pytest.skip(f"labelled data not found at {path} (set WARDEN_DATA_DIR)")
+        message = f"labelled data not found at {path} (set WARDEN_DATA_DIR)"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)  # CI must run the data tests, never skip
+        pytest.skip(message)
     with path.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
 
@@ -176,3 +175,23 @@ def test_toxicity_model_separates_jigsaw_comments(tox: LinearTextModel) -> None:
     scores = tox.score([r["text"] for r in rows])
     y = np.array([r["label"] == "toxic" for r in rows])
     assert scores[y].mean() > scores[~y].mean() + 0.4
+
+
+# ----------------------------------------------------------------- memoised hashing
+@pytest.mark.parametrize("block", [
+    Block("word", "word", 2**12, (1, 2)),
+    Block("word3", "word", 2**12, (1, 3)),
+    Block("char", "char_wb", 2**12, (2, 4)),
+    Block("char15", "char_wb", 2**10, (1, 5)),
+])
+def test_memoised_counts_equal_scikit_learn(block: Block) -> None:
+    """The fast path must give exactly the vectorizer's buckets, or shipped weights misread."""
+    from workers.checks.textmodel import term_counts
+
+    texts = [CLEAN, TOXIC, SPAM, HAM, "", "a", "ab  cd", "caf\u00e9 \u65e5\u672c\u8a9e",
+             "x.y.example.com and www.spam.biz", "\U0001f600 ok ok ok", "a b c d e f"] * 2
+    norm = [normalize_for_model(t) for t in texts]
+    for _ in range(2):  # cold, then warm caches
+        ours = term_counts(block, norm).toarray()
+        theirs = block.hasher().transform(norm).toarray()
+        np.testing.assert_array_equal(ours, theirs)

@@ -10,13 +10,14 @@ from workers.checks.behaviour import BehaviourCheck
 from workers.checks.links import LinksCheck
 from workers.checks.models_text import SpamTextCheck, ToxicityCheck
 from workers.checks.profanity import ProfanityCheck
+from workers.checks.words import WordsCheck
 
 
 @lru_cache(maxsize=1)
 def default_checks() -> tuple[Check, ...]:
     """Built once per process: models load here, not per comment."""
     checks: list[Check] = [ToxicityCheck(), ProfanityCheck(), SpamTextCheck(), LinksCheck(),
-                           BaitCheck(), BehaviourCheck()]
+                           BaitCheck(), BehaviourCheck(), WordsCheck()]
     return tuple(checks)
 
 

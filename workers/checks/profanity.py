@@ -21,6 +21,13 @@ def _predict() -> Any:
     return predict_prob
 
 
+def profanity_probabilities(texts: Sequence[str]) -> list[float]:
+    """alt-profanity-check's probability per text (also the toxicity check's second opinion)."""
+    if not texts:
+        return []
+    return [float(p) for p in _predict()(list(texts))]
+
+
 class ProfanityCheck:
     name = "profanity"
     version = f"alt-profanity-check-{version('alt-profanity-check')}"
@@ -29,7 +36,7 @@ class ProfanityCheck:
     def run_batch(self, contexts: Sequence[CommentContext]) -> list[Verdict]:
         if not contexts:
             return []
-        scores = _predict()([c.text for c in contexts])
+        scores = profanity_probabilities([c.text for c in contexts])
         return [
             Verdict(self.name, self.version, "toxicity", clamp(s) * MAX_SCORE,
                     [f"profanity {s:.2f}"] if s * MAX_SCORE >= 0.5 else [])

@@ -25,6 +25,7 @@ import json
 import math
 import pathlib
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,6 +91,11 @@ _HANDLE = re.compile(r"(?<!\w)@\w{2,}")
 _LETTER = re.compile(r"[^\W\d_]")
 _UPPER = re.compile(r"[A-Z\u00c0-\u00de]")
 _SYMBOL = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
+# Cheap necessary conditions checked first (each pattern above can only match where its
+# hint does), so long ordinary comments skip the slow scans; results are unchanged.
+_DOMAIN_HINT = re.compile(r"\.[a-z]{2}")
+_SPACED_HINT = re.compile(r"\.\s*(?:com|net|org|info|biz|ly|tk|co)\b")
+_NON_LETTERS = re.compile(r"[\W\d_]+")
 
 
 def meta_tokens(raw: str, norm: str) -> list[str]:
@@ -103,17 +109,18 @@ def meta_tokens(raw: str, norm: str) -> list[str]:
     toks.append(f"len:{min(int(math.log2(n + 1)), 12)}")
     words = norm.split()
     toks.append(f"words:{min(int(math.log2(len(words) + 1)), 9)}")
-    if _URL.search(raw) or _A_HREF.search(raw):
+    url_hint = "://" in raw or "www." in raw.lower()
+    if (url_hint and _URL.search(raw)) or ("<" in raw and _A_HREF.search(raw)):
         toks.append("has_url")
-    if _DOMAIN_IN_TEXT.search(norm):
+    if _DOMAIN_HINT.search(norm) and _DOMAIN_IN_TEXT.search(norm):
         toks.append("has_domain")
-    if _SPACED_DOMAIN.search(norm):
+    if _SPACED_HINT.search(norm) and _SPACED_DOMAIN.search(norm):
         toks.append("spaced_domain")
     if _LONG_DIGITS.search(norm):
         toks.append("long_digits")
-    if _HANDLE.search(raw):
+    if "@" in raw and _HANDLE.search(raw):
         toks.append("handle")
-    n_letters = len(_LETTER.findall(raw))
+    n_letters = len(_NON_LETTERS.sub("", raw))
     if n_letters >= 8:
         caps = len(_UPPER.findall(raw)) / n_letters
         toks.append(f"caps:{min(int(caps * 4), 3)}")
@@ -203,10 +210,137 @@ def _l2_rows(x: sp.csr_matrix) -> sp.csr_matrix:
     return x
 
 
+# Memoised hashing. scikit-learn's vectorizers build every n-gram string in Python and
+# hash it again for every document, which made feature extraction most of a check's time.
+# Words repeat across comments (Zipf), so each word's char n-gram buckets and each word
+# (and bigram) bucket are hashed once, by the same FeatureHasher the vectorizer uses, and
+# looked up afterwards: identical features, several times faster. Bounded: a cache that
+# grows past _CACHE_LIMIT entries (random-string floods) is simply emptied.
+_CACHE_LIMIT = 300_000
+_TOKEN = re.compile(WORD_REGEX)
+
+
+class _TermBuckets:
+    """term -> hashed bucket index, and word -> its char_wb n-gram buckets, memoised."""
+
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        self.hasher = FeatureHasher(
+            n_features=block.n_features, input_type="string", alternate_sign=False
+        )
+        self.terms: dict[str, int] = {}
+        self.words: dict[str, np.ndarray] = {}
+
+    def lookup(self, terms: Sequence[str]) -> list[int]:
+        cache = self.terms
+        missing = [t for t in set(terms) if t not in cache]
+        if missing:
+            if len(cache) + len(missing) > _CACHE_LIMIT:
+                cache.clear()
+            hashed = sp.csr_matrix(self.hasher.transform([[t] for t in missing]))
+            # One term per row, value 1 (alternate_sign=False): exactly one bucket per row.
+            cache.update(zip(missing, hashed.indices.tolist(), strict=True))
+        return list(map(cache.__getitem__, terms))
+
+    def word_grams(self, words: Sequence[str]) -> list[np.ndarray]:
+        cache = self.words
+        missing = [w for w in set(words) if w not in cache]
+        if missing:
+            if len(cache) + len(missing) > _CACHE_LIMIT:
+                cache.clear()
+            lo, hi = self.block.ngram_range
+            grams = [char_wb_grams(w, lo, hi) for w in missing]
+            flat = np.asarray(self.lookup([g for gs in grams for g in gs]), dtype=np.int32)
+            pos = 0
+            for w, gs in zip(missing, grams, strict=True):
+                cache[w] = flat[pos : pos + len(gs)]
+                pos += len(gs)
+        return [cache[w] for w in words]
+
+    def doc_buckets(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Buckets of every feature occurrence, concatenated, and how many per document."""
+        if self.block.kind == "char_wb":
+            split = [doc.split() for doc in docs]
+            arrays = self.word_grams([w for words in split for w in words])
+            if not arrays:
+                return np.zeros(0, dtype=np.int32), np.zeros(len(docs), dtype=np.int64)
+            per_word = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+            owner = np.repeat(np.arange(len(docs)), [len(words) for words in split])
+            lengths = np.bincount(owner, weights=per_word, minlength=len(docs)).astype(np.int64)
+            return np.concatenate(arrays), lengths
+        lo, hi = self.block.ngram_range
+        grams = [word_ngrams(_TOKEN.findall(doc), lo, hi) for doc in docs]
+        cols = np.asarray(self.lookup([g for gs in grams for g in gs]), dtype=np.int32)
+        return cols, np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+
+
+def char_wb_grams(word: str, lo: int, hi: int) -> list[str]:
+    """scikit-learn's ``char_wb`` n-grams of one whitespace-free word (same order, same rules)."""
+    w = f" {word} "
+    n_w = len(w)
+    out: list[str] = []
+    for n in range(lo, hi + 1):
+        offset = 0
+        out.append(w[offset : offset + n])
+        while offset + n < n_w:
+            offset += 1
+            out.append(w[offset : offset + n])
+        if offset == 0:  # a word shorter than n counts once
+            break
+    return out
+
+
+def word_ngrams(tokens: list[str], lo: int, hi: int) -> list[str]:
+    """scikit-learn's word n-grams (no stop words) of a token list."""
+    out = list(tokens) if lo == 1 else []
+    for n in range(max(lo, 2), min(hi, len(tokens)) + 1):
+        if n == 2:
+            out.extend([f"{a} {b}" for a, b in itertools.pairwise(tokens)])
+        else:
+            out.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _buckets_for(block: Block) -> _TermBuckets:
+    return _TermBuckets(block)
+
+
+def term_counts(block: Block, norm: Sequence[str]) -> sp.csr_matrix:
+    """Hashed n-gram counts of normalised texts, equal to ``block.hasher().transform(norm)``."""
+    cols, lengths = _buckets_for(block).doc_buckets(norm)
+    indptr = np.zeros(len(norm) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    x = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), cols.astype(np.int32), indptr),
+                      shape=(len(norm), block.n_features))
+    x.sum_duplicates()
+    return x
+
+
+# The toxicity and spam models hash the same text with identical word and char blocks;
+# the last batch's normalised texts and counts are kept (per thread) so the second model
+# reuses them instead of doing the work again.
+_last_batch = threading.local()
+
+
+def _batch_memo(raw: Sequence[str]) -> dict[str, Any]:
+    key = tuple(raw)
+    memo: dict[str, Any] | None = getattr(_last_batch, "memo", None)
+    if memo is None or memo["raw"] != key:
+        memo = {"raw": key, "norm": [normalize_for_model(t) for t in key], "counts": {}}
+        _last_batch.memo = memo
+    return memo
+
+
 def raw_counts(block: Block, raw: Sequence[str], norm: Sequence[str]) -> sp.csr_matrix:
-    """Hashed term counts (sublinear if configured), before IDF and normalisation."""
+    """Hashed term counts (sublinear if configured), before IDF and normalisation.
+
+    The result may be shared with other callers (see ``_batch_memo``): never modify it.
+    """
     if block.kind == "meta":
         x = block.hasher().transform(meta_tokens(r, t) for r, t in zip(raw, norm, strict=True))
+    elif block.kind in ("word", "char_wb"):
+        x = term_counts(block, norm)
     else:
         x = block.hasher().transform(norm)
     x = sp.csr_matrix(x, dtype=np.float32)
@@ -234,8 +368,13 @@ def build_features(
 ) -> sp.csr_matrix:
     """The full design matrix (blocks side by side); shared by training and inference."""
     raw = [(t or "")[:max_chars] for t in texts]
-    norm = [normalize_for_model(t) for t in raw]
-    mats = [finish_block(b, raw_counts(b, raw, norm), (idfs or {}).get(b.name)) for b in blocks]
+    memo = _batch_memo(raw)
+    norm, shared = memo["norm"], memo["counts"]
+    mats = []
+    for b in blocks:
+        if b not in shared:
+            shared[b] = raw_counts(b, raw, norm)
+        mats.append(finish_block(b, shared[b], (idfs or {}).get(b.name)))
     return sp.csr_matrix(sp.hstack(mats, format="csr"))
 
 
@@ -325,25 +464,42 @@ class LinearTextModel:
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
     # ------------------------------------------------------------------ explanations
-    def _occurrence_values(self, block: Block, terms: list[str], raw: str, norm: str) -> np.ndarray:
-        """Contribution to the log-odds of each occurrence of ``terms`` in this document.
+    def _block_values(self, block: Block, norm: str) -> tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray]:
+        """This document's buckets (sorted), their occurrence counts and final values.
+
+        The same arithmetic as ``raw_counts`` + ``finish_block`` for one row, in plain numpy:
+        building scipy matrices per document cost more than the explanation itself.
+        """
+        cols, _ = _buckets_for(block).doc_buckets([norm])
+        buckets, occ = np.unique(cols, return_counts=True)
+        x = occ.astype(np.float32)
+        if block.sublinear_tf and len(x):
+            x = (1.0 + np.log(x)).astype(np.float32)
+        idf = self.idfs.get(block.name)
+        if block.use_idf and idf is not None and len(x):
+            x = (x * idf[buckets]).astype(np.float32)
+        norm2 = float(np.sqrt(np.sum(x.astype(np.float64) ** 2)))
+        if norm2 > 0:
+            x = (x / norm2).astype(np.float32)
+        if block.scale != 1.0:
+            x = (x * np.float32(block.scale)).astype(np.float32)
+        return buckets.astype(np.int64), occ.astype(np.float64), x.astype(np.float64)
+
+    def _occurrence_values(self, block: Block, idx: np.ndarray,
+                           values: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """Contribution to the log-odds of each feature occurrence (bucket ``idx``) here.
 
         Exact attribution: a bucket's contribution ``coef * x`` (x after tf, IDF and L2
         norm of *this* document) is shared equally among the occurrences hashed there.
         """
-        if not terms:
+        if len(idx) == 0:
             return np.zeros(0, dtype=np.float64)
-        counts = raw_counts(block, [raw], [norm])
-        x = finish_block(block, counts.copy(), self.idfs.get(block.name))
-        n_occ = block.hasher().transform([norm]) if block.kind != "meta" else counts
-        occ = dict(zip(n_occ.indices.tolist(), n_occ.data.tolist(), strict=True))
-        val = dict(zip(x.indices.tolist(), x.data.tolist(), strict=True))
-        hasher = FeatureHasher(
-            n_features=block.n_features, input_type="string", alternate_sign=False
-        )
-        idx = sp.csr_matrix(hasher.transform([[t] for t in terms])).indices.tolist()
-        w = self.weights[block.name]
-        return np.array([float(w[i]) * val.get(i, 0.0) / max(occ.get(i, 1.0), 1.0) for i in idx])
+        buckets, occ, val = values
+        pos = np.minimum(np.searchsorted(buckets, idx), max(len(buckets) - 1, 0))
+        present = buckets[pos] == idx if len(buckets) else np.zeros(len(idx), dtype=bool)
+        w = self.weights[block.name][idx].astype(np.float64)
+        return np.where(present, w * val[pos] / np.maximum(occ[pos], 1.0), 0.0)
 
     def top_terms(self, text: str, n: int = 3) -> list[str]:
         """Words/phrases of ``text`` that pushed its score up most, for human-readable reasons.
@@ -371,26 +527,28 @@ class LinearTextModel:
         contrib = np.zeros(len(tokens), dtype=np.float64)
         per_chunk = np.bincount(chunk_of, minlength=len(chunks))
         for b in self.blocks:
+            if b.kind not in ("word", "char_wb"):
+                continue
+            values = self._block_values(b, norm)
+            buckets = _buckets_for(b)
             if b.kind == "word":
                 lo, hi = b.ngram_range
                 if lo <= 1 <= hi:
-                    contrib += self._occurrence_values(b, tokens, raw, norm)
+                    idx = np.asarray(buckets.lookup(tokens), dtype=np.int64)
+                    contrib += self._occurrence_values(b, idx, values)
                 if lo <= 2 <= hi and len(tokens) > 1:
                     bigrams = [f"{a} {c}" for a, c in itertools.pairwise(tokens)]
-                    bw = self._occurrence_values(b, bigrams, raw, norm)
+                    idx = np.asarray(buckets.lookup(bigrams), dtype=np.int64)
+                    bw = self._occurrence_values(b, idx, values)
                     contrib[:-1] += bw / 2
                     contrib[1:] += bw / 2
-            elif b.kind == "char_wb":
-                analyzer = b.hasher().build_analyzer()
-                grams_per_chunk = [analyzer(c) for c in chunks]
-                gw = self._occurrence_values(
-                    b, [g for gs in grams_per_chunk for g in gs], raw, norm
-                )
-                pos = 0
-                sums = []
-                for gs in grams_per_chunk:
-                    sums.append(float(gw[pos : pos + len(gs)].sum()))
-                    pos += len(gs)
+            else:
+                # chunks are single words (norm has collapsed whitespace).
+                per_word = buckets.word_grams(chunks)
+                gw = self._occurrence_values(b, np.concatenate(per_word).astype(np.int64),
+                                             values)
+                ends = np.cumsum([len(a) for a in per_word])
+                sums = np.diff(np.concatenate([[0.0], np.cumsum(gw)])[np.concatenate([[0], ends])])
                 for i, ci in enumerate(chunk_of):
                     contrib[i] += sums[ci] / per_chunk[ci]
         best = float(contrib.max())
@@ -423,11 +581,14 @@ __all__ = [
     "Block",
     "LinearTextModel",
     "build_features",
+    "char_wb_grams",
     "compute_idf",
     "fit_linear_model",
     "meta_tokens",
     "normalize_for_model",
     "raw_counts",
+    "term_counts",
+    "word_ngrams",
 ]
 
 

@@ -1,5 +1,5 @@
 """Celery tasks: thin routing onto domain code; each receives ids only."""
 
-from workers.tasks import moderation, sweeps
+from workers.tasks import moderation, sweeps, webhooks
 
-__all__ = ["moderation", "sweeps"]
+__all__ = ["moderation", "sweeps", "webhooks"]

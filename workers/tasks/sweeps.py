@@ -16,27 +16,43 @@ from workers.dispatch import enqueue_moderation
 log = logging.getLogger("warden.sweeps")
 
 SWEEP_BATCH = 500
+MAX_RESEND_SPACING = timedelta(hours=1)
 
 
 @shared_task(name="warden.sweep_moderation", ignore_result=True)
 def sweep_moderation() -> int:
-    """Re-enqueue comments whose checks have not finished within the stale window."""
+    """Re-enqueue comments whose checks have not finished within the stale window.
+
+    Re-sends are spaced out as a comment ages (half its age, at most an hour apart): when a
+    backlog takes longer than the stale window to drain, it is not sent again in full every
+    window, yet a message lost to a broker restart is still re-sent within seconds.
+    """
     settings = current_app.config["WARDEN"]
-    cutoff = utcnow() - timedelta(seconds=settings.moderation_stale_seconds)
-    ids = list(db.session.scalars(
-        select(Comment.id)
+    now = utcnow()
+    stale = timedelta(seconds=settings.moderation_stale_seconds)
+    rows = db.session.execute(
+        select(Comment.id, Comment.created_at)
         .where(Comment.checked_at.is_(None), Comment.status != CommentStatus.DELETED,
-               or_(Comment.enqueued_at.is_(None), Comment.enqueued_at < cutoff))
+               or_(Comment.enqueued_at.is_(None), Comment.enqueued_at < now - stale))
         .order_by(Comment.id)
         .limit(SWEEP_BATCH)
-    ))
-    if not ids:
+    ).all()
+    if not rows:
         return 0
-    db.session.execute(update(Comment).where(Comment.id.in_(ids)).values(enqueued_at=utcnow()))
+    # enqueued_at is "sent at" pushed forward by the extra spacing; the filter above adds
+    # the stale window, so the next re-send comes max(stale, age / 2) after this one.
+    db.session.execute(update(Comment), [
+        {"id": row.id, "enqueued_at": now + _extra_spacing(now - row.created_at, stale)}
+        for row in rows
+    ])
     db.session.commit()
-    sent = sum(enqueue_moderation(comment_id) for comment_id in ids)
-    log.info("sweep re-enqueued %d of %d stale comments", sent, len(ids))
+    sent = sum(enqueue_moderation(row.id) for row in rows)
+    log.info("sweep re-enqueued %d of %d stale comments", sent, len(rows))
     return sent
+
+
+def _extra_spacing(age: timedelta, stale: timedelta) -> timedelta:
+    return min(max(age / 2 - stale, timedelta(0)), MAX_RESEND_SPACING - stale)
 
 
 @shared_task(name="warden.forget_addresses", ignore_result=True)

@@ -1,0 +1,1 @@
+"""Benchmarks of Comment Warden (issue 9): see bench/README.md."""

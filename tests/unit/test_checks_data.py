@@ -1,0 +1,116 @@
+"""The real pipeline (checks + default policy) on the labelled dev files: quality floors.
+
+Floors sit a little below what `warden eval` measured when they were set (README,
+"Moderation quality"), so a regression in a model, a calibration point, a rule or the
+policy fails here. Generalisation is measured with models that never saw the rows: a
+toxicity model without the Jigsaw dev file and the 30 % Davidson split, and a spam model
+without one video, both trained here (a few seconds each) by the training scripts' code.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training import train_spam, train_toxicity
+from training.eval_sets import SEED
+from workers.checks import Check, default_checks
+from workers.evaluation import Evaluation, LabelledSet, evaluate, load_labelled_csv
+from workers.policy import Policy
+
+pytestmark = pytest.mark.data
+
+HELD_OUT_VIDEO = "KatyPerry"
+
+
+def fresh_checks() -> list[Check]:
+    """New instances of the shipped checks, so a model override applies to them only."""
+    return [type(c)() for c in default_checks()]
+
+
+def run(data: LabelledSet, monkeypatch: pytest.MonkeyPatch, **models: Path) -> Evaluation:
+    for env, path in models.items():
+        monkeypatch.setenv(env, str(path))
+    return evaluate(data, fresh_checks(), Policy())
+
+
+def subset(data: LabelledSet, keep: np.ndarray) -> LabelledSet:
+    idx = np.nonzero(keep)[0]
+    return LabelledSet(data.path, data.task, [data.ids[i] for i in idx],
+                       [data.texts[i] for i in idx], [data.parents[i] for i in idx],
+                       data.labels[idx])
+
+
+_TRAINED: dict[str, Path] = {}
+
+
+@pytest.fixture
+def models(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Held-out models (trained once per run): toxicity without its dev rows, spam
+    without one video. ``data_dir`` is per test (it skips or fails), so the cache is here."""
+    if not _TRAINED:
+        out = tmp_path_factory.mktemp("models")
+        texts, y, w = train_toxicity.heldout_training_set(data_dir, SEED)
+        train_toxicity.fit(texts, y, w, SEED, {"name": "toxicity", "version": "test"}).save(
+            out / "toxicity.npz")
+        spam_texts, spam_y, _video = train_spam.load_spam_without(
+            data_dir / train_spam.SPAM, [HELD_OUT_VIDEO])
+        extra = train_spam.load_clean(data_dir / train_spam.EXTRA_HAM)
+        train_spam.fit(spam_texts, spam_y, extra, {"name": "spam", "version": "test"}).save(
+            out / "spam.npz")
+        _TRAINED.update(toxicity=out / "toxicity.npz", spam=out / "spam.npz")
+    return _TRAINED
+
+
+def test_toxicity_on_unseen_wikipedia_comments(data_dir: Path, models: dict[str, Path],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    data = load_labelled_csv(data_dir / "toxicity_jigsaw_wiki_dev.csv")
+    result = run(data, monkeypatch, WARDEN_TOXICITY_MODEL=models["toxicity"])
+    assert result.checks["toxicity"]["roc_auc"] >= 0.93  # measured 0.948
+    assert result.checks["toxicity"]["avg_precision"] >= 0.75  # measured 0.81
+    rejections = result.own_kind
+    assert rejections["precision"] >= 0.75  # measured 0.88: a false rejection silences
+    assert rejections["recall"] >= 0.5  # measured 0.58
+    assert result.decision["hold_rate"] <= 0.09  # measured 0.063
+
+
+def test_toxicity_on_unseen_tweets(data_dir: Path, models: dict[str, Path],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _train, test, _ytr, yte = train_toxicity.davidson_split(data_dir, SEED)
+    data = LabelledSet("davidson-30%", "toxicity", [str(i) for i in range(len(test))], test,
+                       [None] * len(test), np.asarray(yte, dtype=np.int8))
+    result = run(data, monkeypatch, WARDEN_TOXICITY_MODEL=models["toxicity"])
+    assert result.checks["toxicity"]["roc_auc"] >= 0.95  # measured 0.971
+    assert result.own_kind["f1"] >= 0.93  # measured 0.966
+
+
+def test_spam_on_an_unseen_video(data_dir: Path, models: dict[str, Path],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    data = load_labelled_csv(data_dir / "spam_youtube_dev.csv")
+    with (data_dir / "spam_youtube_dev.csv").open(newline="", encoding="utf-8") as fh:
+        videos = np.array([r["video"] for r in csv.DictReader(fh)])
+    result = run(subset(data, videos == HELD_OUT_VIDEO), monkeypatch,
+                 WARDEN_SPAM_MODEL=models["spam"])
+    assert result.checks["spam_text"]["roc_auc"] >= 0.96  # measured 0.988
+    assert result.own_kind["precision"] >= 0.95  # measured 1.0
+    assert result.own_kind["f1"] >= 0.77  # measured 0.82
+    assert result.decision["f1"] >= 0.75  # measured 0.80 (rude comments rejected count here)
+
+
+def test_spam_shipped_model_in_sample(data_dir: Path) -> None:
+    """The shipped model saw these rows: a floor for the wiring, not for generalisation."""
+    result = evaluate(load_labelled_csv(data_dir / "spam_youtube_dev.csv"), fresh_checks())
+    assert result.decision["f1"] >= 0.93  # measured 0.958
+    assert result.own_kind["f1"] >= 0.97  # measured 0.995
+
+
+def test_ordinary_prose_is_not_marked_spam(data_dir: Path) -> None:
+    data = load_labelled_csv(data_dir / "toxicity_jigsaw_wiki_dev.csv")
+    clean = subset(data, data.labels == 0)
+    result = evaluate(clean, fresh_checks())
+    spam_rate = result.statuses.get("spam", 0) / result.n
+    assert spam_rate <= 0.008  # measured 0.0041 (11 of 2,677, mostly comments citing links)
+    assert result.decision["hold_rate"] <= 0.05  # measured 0.029
