@@ -431,8 +431,9 @@ def machine() -> dict[str, Any]:
     mem_kib = _kib(Path("/proc/meminfo"), "MemTotal")
     wrk_version = _command_output([WRK, "--version"]).split("[")[0].strip()
     git = _command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = bool(_command_output(["git", "-C", str(ROOT), "status", "--porcelain",
-                                  "--untracked-files=no"]))
+    dirty = bool(_command_output(["git", "-C", str(ROOT), "status", "--porcelain"]))
+    code = os.environ.get("BENCH_CODE_LABEL") or (
+        f"working tree at {git}{' with uncommitted changes' if dirty else ''}")
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "nproc": os.cpu_count(),
@@ -441,7 +442,7 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "wrk": wrk_version,
-        "git": f"{git}{' (uncommitted changes)' if dirty else ''}",
+        "code": code,
     }
 
 

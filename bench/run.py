@@ -15,6 +15,8 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -359,11 +361,59 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-worker", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs)")
+    parser.add_argument("--code", metavar="REV",
+                        help="benchmark git revision REV (e.g. HEAD) instead of the working "
+                             "tree: a `git archive` snapshot in a temp folder, run with this "
+                             "bench/ harness")
     return parser.parse_args(argv)
 
 
+def run_snapshot(rev: str, argv: list[str]) -> int:
+    """Benchmark a committed revision: extract it (read-only ``git archive``), put this
+    harness in it, and run it there; the children import the snapshot's code (their working
+    folder comes first on sys.path, before the editable install)."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    folder = Path(tempfile.mkdtemp(prefix=f"warden-code-{sha}-"))
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        shutil.copytree(ROOT / "bench", folder / "bench", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        from tests.support import DATA_DIR
+
+        env = {**os.environ, "BENCH_CODE_LABEL": f"{rev} = {sha} (git archive snapshot)"}
+        env.setdefault("WARDEN_DATA_DIR", str(DATA_DIR))
+        child = subprocess.Popen([sys.executable, str(folder / "bench" / "run.py"), *argv],
+                                 env=env)
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue  # the child got the same Ctrl-C and is stopping its processes
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _without_code(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--code":
+            skip = True
+        elif not arg.startswith("--code="):
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
+    if args.code:
+        return run_snapshot(args.code, _without_code(argv))
     workdir = Path(tempfile.mkdtemp(prefix=f"warden-bench-{args.stack}-"))
     (workdir / "logs").mkdir()
     clock = Clock()
@@ -456,7 +506,7 @@ def render(report: dict[str, Any]) -> str:
         f"# Comment Warden benchmark — {report.get('stack', {}).get('name', a['stack'])} stack",
         "",
         f"{m['date']}; nproc={m['nproc']} ({m['cpu']}), {m['memory_gib']} GiB, "
-        f"Linux {m['kernel']}, Python {m['python']}, {m['wrk']}; git {m['git']}.",
+        f"Linux {m['kernel']}, Python {m['python']}, {m['wrk']}. Code: {m['code']}.",
         f"Database {report['stack']['database']}, broker {report['stack']['broker']}. "
         f"gunicorn gthread --workers {a['workers']} --threads {a['threads']} for every "
         f"server; wrk -c{a['connections']} -d{a['duration']}s (+{a['warmup']}s warm-up) "

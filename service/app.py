@@ -15,7 +15,7 @@ from config import Settings
 from service import cors, sqlite
 from service.errors import error_response, register_error_handlers
 from service.extensions import api, db, limiter, migrate
-from service.jsonguard import BadJson, check_json
+from service.jsonguard import BadJson, check_json, check_text
 from service.logs import configure_logging, request_id_var
 from service.metrics import init_metrics
 from workers.celery_setup import make_celery
@@ -123,6 +123,15 @@ def _start_request() -> Response | tuple[Response, int] | None:
         # Also CSRF protection: a cross-site form or text/plain POST never gets through.
         return error_response(415, "unsupported_media_type",
                               "Send the request body as application/json.")
+    try:
+        for name, value in request.args.items(multi=True):
+            check_text(name, "the query string")
+            check_text(value, "the query string")
+        for value in (request.view_args or {}).values():
+            if isinstance(value, str):
+                check_text(value, "the path")
+    except BadJson as exc:
+        return error_response(400, "bad_request", f"The request is not usable: {exc}.")
     if sends_body and request.is_json:
         try:
             check_json(request.get_data(cache=True))

@@ -13,6 +13,14 @@ from typing import Any
 
 MAX_DEPTH = 20
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# NUL cannot be stored in PostgreSQL text; lone surrogates cannot be encoded at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_text(value: str, where: str) -> None:
+    """Refuse text no database column can hold, wherever it comes from (path, query)."""
+    if _UNSTORABLE.search(value):
+        raise BadJson(f"{where} contains a NUL character or invalid Unicode")
 
 
 class BadJson(ValueError):
@@ -43,6 +51,8 @@ def _walk(value: Any) -> None:
             raise BadJson(f"JSON nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, str) and _SURROGATE.search(node):
             raise BadJson("text contains a lone surrogate (invalid Unicode)")
+        if isinstance(node, str) and "\x00" in node:
+            raise BadJson("text contains a NUL character")
         if isinstance(node, dict):
             stack.extend((k, level + 1) for k in node)
             stack.extend((v, level + 1) for v in node.values())

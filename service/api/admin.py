@@ -20,6 +20,7 @@ from service.domain.lifecycle import Actor
 from service.domain.threads import Cursor
 from service.extensions import db
 from service.models import ApiKey, Article, AuditEntry, Author, Role, Site
+from service.models.article import new_thread_version
 from service.schemas.admin import (
     ArticleAdminSchema,
     ArticlePageSchema,
@@ -210,6 +211,7 @@ class ArticleView(MethodView):
         article.is_open = args["is_open"]
         if "title" in args:
             article.title = args["title"]
+        article.thread_version = new_thread_version()  # the thread shows both: new page
         db.session.add(AuditEntry(site_id=site_id, subject_type="article",
                                   subject_id=str(article.id), action="article.updated",
                                   actor_type="admin", actor_id=_actor_id(),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request, url_for
+from flask import Response, current_app, g, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -18,7 +19,7 @@ from service.domain.authoring import (
 from service.domain.errors import Unauthorized
 from service.domain.security import hash_ip
 from service.domain.submissions import ClientInfo, Submission, get_site, submit_comment
-from service.domain.threads import approved_counts, approved_thread
+from service.domain.threads import approved_counts, thread_page
 from service.extensions import db, limiter
 from service.models import Comment, CommentStatus
 from service.schemas.public import (
@@ -47,6 +48,26 @@ STATUS_MESSAGES = {
     CommentStatus.SPAM: "Your comment was not published.",
     CommentStatus.DELETED: "Your comment was deleted.",
 }
+
+
+# Browsers revalidate every time (a 304 is cheap and never stale); shared caches such as
+# a CDN may serve a page for a few seconds.
+PUBLIC_READ_CACHE = "public, max-age=0, s-maxage=5, must-revalidate"
+
+
+def _render(doc: Any) -> bytes:
+    return current_app.json.dumps(doc).encode()
+
+
+def _cacheable(body: bytes, etag: str) -> Response:
+    """Answer with a weak ETag; 304 when the client already has this content."""
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype="application/json")
+    response.set_etag(etag, weak=True)
+    response.headers["Cache-Control"] = PUBLIC_READ_CACHE
+    return response
 
 
 def _settings() -> Any:
@@ -84,9 +105,10 @@ class Comments(MethodView):
         """The article's approved comments, threaded; roots paginated by cursor."""
         site = get_site(db.session, site_id)
         g.cors_site = site
-        doc = approved_thread(db.session, site.id, args["article"], sort=args["sort"],
-                              cursor=args["cursor"], limit=args["limit"] or _settings().page_size)
-        return jsonify(doc)
+        page = thread_page(db.session, site.id, args["article"], sort=args["sort"],
+                           cursor=args["cursor"], limit=args["limit"] or _settings().page_size,
+                           render=_render)
+        return _cacheable(page.body, page.etag)
 
     @limiter.limit(_submit_limit, exempt_when=_submit_limit_off)
     @blp.arguments(SubmitSchema)
@@ -140,7 +162,8 @@ class Counts(MethodView):
         """Approved comment counts for many articles in one request."""
         site = get_site(db.session, site_id)
         g.cors_site = site
-        return jsonify({"counts": approved_counts(db.session, site.id, args["article"])})
+        body = _render({"counts": approved_counts(db.session, site.id, args["article"])})
+        return _cacheable(body, "c" + hashlib.blake2b(body, digest_size=8).hexdigest())
 
 
 def _author_token() -> str:

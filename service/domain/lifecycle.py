@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from service.domain.errors import InvalidTransition
 from service.domain.events import comment_payload, emit
 from service.models import Article, AuditEntry, Author, Comment, CommentStatus, utcnow
+from service.models.article import new_thread_version
 
 S = CommentStatus
 
@@ -32,6 +33,8 @@ ALLOWED: dict[CommentStatus, frozenset[CommentStatus]] = {
 }
 
 _REJECTED_LIKE = {S.REJECTED, S.SPAM}
+# What the public thread shows: approved comments, and deleted ones as placeholders.
+THREAD_VISIBLE = frozenset({S.APPROVED, S.DELETED})
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,14 @@ def transition(
         raise InvalidTransition(f"a {current} comment cannot become {target}")
 
     delta = (target == S.APPROVED) - (current == S.APPROVED)
-    if delta:
-        # An atomic increment: concurrent transitions on one article never lose an update.
+    if current in THREAD_VISIBLE or target in THREAD_VISIBLE:
+        # Atomic increments: concurrent transitions on one article never lose an update.
+        # The version names the thread's content for caches and ETags.
         session.execute(
             update(Article)
             .where(Article.id == comment.article_id)
-            .values(approved_count=Article.approved_count + delta)
+            .values(approved_count=Article.approved_count + delta,
+                    thread_version=new_thread_version())
         )
     _adjust_author(session, comment.author_id, current, target)
 
@@ -94,7 +99,7 @@ def transition(
         )
     )
     session.flush()
-    session.refresh(comment.article, ["approved_count"])
+    session.refresh(comment.article, ["approved_count", "thread_version"])
     emit(session, comment.site_id, f"comment.{target}", str(comment.id), comment_payload(comment))
     return True
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, UTCDateTime, utcnow
+
+
+def new_thread_version() -> str:
+    return uuid.uuid4().hex
 
 
 class Article(Base):
@@ -22,4 +27,9 @@ class Article(Base):
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     # Maintained only by lifecycle.transition; a test recounts and compares.
     approved_count: Mapped[int] = mapped_column(Integer, default=0)
+    # A fresh random token whenever the public thread's content changes (set by transition):
+    # the page-cache key and ETag. Random rather than a counter, so that no two states of
+    # any article, in any database a process has seen, ever share a token.
+    thread_version: Mapped[str] = mapped_column(String(32), default=new_thread_version,
+                                                server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

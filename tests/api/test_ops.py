@@ -103,3 +103,27 @@ def test_sweep_spaces_out_resends_as_comments_age(client: FlaskClient, app: Flas
         assert young_next - now < timedelta(seconds=5)
         assert timedelta(minutes=59) < old_next - now + timedelta(seconds=30) \
             <= timedelta(hours=1, seconds=5)
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/sites/demo/comments?article=a%00b",
+    "/api/v1/sites/de%00mo/counts?article=a",
+    "/api/v1/sites/demo/counts?article=ok&article=%00",
+])
+def test_unstorable_text_in_path_or_query_is_a_400(client: FlaskClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 400
+    assert "NUL" in response.get_json()["error"]["message"]
+
+
+def test_undecodable_query_bytes_are_replaced_not_fatal(client: FlaskClient) -> None:
+    response = client.get("/api/v1/sites/demo/counts?article=%ED%A0%80")  # a UTF-8 surrogate
+    assert response.status_code == 200
+    assert len(response.get_json()["counts"]) == 1
+
+
+def test_nul_in_json_text_is_refused(client: FlaskClient, app: Flask) -> None:
+    before = row_counts(app)
+    response = client.post(SUBMIT, json={"article": "a\x00b", "body": "hi"})
+    assert response.status_code == 400
+    assert row_counts(app) == before

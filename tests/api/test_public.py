@@ -32,6 +32,16 @@ def decide_all(app: Flask) -> None:
             moderate(db.session, comment_id, max_attempts=5)
 
 
+def approve_all(app: Flask) -> None:
+    from service.domain.lifecycle import Actor, transition
+
+    with app.app_context():
+        for comment in db.session.scalars(select(Comment)
+                                          .where(Comment.status != CommentStatus.APPROVED)):
+            transition(db.session, comment, CommentStatus.APPROVED, Actor("moderator", "test"))
+        db.session.commit()
+
+
 def row_counts(app: Flask) -> dict[str, int]:
     with app.app_context():
         return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) or 0
@@ -367,3 +377,70 @@ def test_thread_of_an_article_nobody_commented_on_is_empty(client: FlaskClient) 
         "article": {"key": "brand-new", "url": None, "title": None, "is_open": True,
                     "approved_count": 0},
         "comments": [], "next_cursor": None}
+
+
+def test_thread_and_counts_revalidate_with_etags(client: FlaskClient, app: Flask) -> None:
+    first = submit(client).get_json()
+    decide_all(app)
+    page = client.get(SUBMIT, query_string={"article": "story-1"})
+    etag = page.headers["ETag"]
+    assert etag.startswith('W/"')
+    assert "must-revalidate" in page.headers["Cache-Control"]
+    same = client.get(SUBMIT, query_string={"article": "story-1"},
+                      headers={"If-None-Match": etag})
+    assert same.status_code == 304
+    assert same.data == b""
+    # Any change to what the thread shows changes the validator: a reply is approved...
+    submit(client, body="A reply.", parent_id=first["id"])
+    decide_all(app)
+    changed = client.get(SUBMIT, query_string={"article": "story-1"},
+                         headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert len(changed.get_json()["comments"][0]["replies"]) == 1
+    # ...and the author deleting the root (kept as a placeholder) changes it again.
+    etag = changed.headers["ETag"]
+    assert client.delete(f"/api/v1/comments/{first['id']}",
+                         headers={"X-Author-Token": first["author_token"]}).status_code == 204
+    after_delete = client.get(SUBMIT, query_string={"article": "story-1"},
+                              headers={"If-None-Match": etag})
+    assert after_delete.status_code == 200
+    assert after_delete.get_json()["comments"][0]["deleted"] is True
+    counts = client.get("/api/v1/sites/demo/counts?article=story-1")
+    assert client.get("/api/v1/sites/demo/counts?article=story-1",
+                      headers={"If-None-Match": counts.headers["ETag"]}).status_code == 304
+
+
+def test_thread_reads_take_a_fixed_number_of_queries(client: FlaskClient, app: Flask) -> None:
+    """No N+1: a page of 20 roots with replies costs the same queries as a page of 2."""
+    from sqlalchemy import event
+
+    from service.domain.threads import PAGES
+
+    def queries_for(article: str) -> int:
+        PAGES.clear()
+        statements: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(SUBMIT, query_string={"article": article}).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+
+    for article, roots in (("small", 2), ("large", 20)):
+        for i in range(roots):
+            root = submit(client, article=article, body=f"Root {i} about the plan.").get_json()
+            submit(client, article=article, body="A reply.", parent_id=root["id"])
+    decide_all(app)
+    approve_all(app)  # whatever the checks thought of 44 comments from one address
+    assert queries_for("small") == queries_for("large") == 4  # site, article, roots, replies
+    cached = 0
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert client.get(SUBMIT, query_string={"article": "large"}).status_code == 200
+    cached = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+    assert cached == 2  # site and article (with its version); the page came from the cache
