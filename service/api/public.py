@@ -17,7 +17,7 @@ from service.domain.authoring import (
     own_comment,
 )
 from service.domain.errors import Unauthorized
-from service.domain.security import hash_ip
+from service.domain.security import hash_ip, token_digest
 from service.domain.submissions import ClientInfo, Submission, get_site, submit_comment
 from service.domain.threads import approved_counts, thread_page
 from service.extensions import db, limiter
@@ -83,6 +83,19 @@ def _submit_limit_off() -> bool:
     return _settings().rate_limit_submit == "off"
 
 
+def _author_key() -> str:
+    """The same limit per author too: rotating addresses does not buy a spammer more."""
+    return "author:" + token_digest(request.headers.get("X-Author-Token", ""))[:32]
+
+
+def _submit_author_exempt() -> bool:
+    return _submit_limit_off() or not request.headers.get("X-Author-Token")
+
+
+def _flag_author_exempt() -> bool:
+    return _flag_limit_off() or not request.headers.get("X-Author-Token")
+
+
 @blp.route("/sites/<string:site_id>")
 class SiteInfo(MethodView):
     @blp.response(200, SiteInfoSchema)
@@ -111,6 +124,7 @@ class Comments(MethodView):
         return _cacheable(page.body, page.etag)
 
     @limiter.limit(_submit_limit, exempt_when=_submit_limit_off)
+    @limiter.limit(_submit_limit, key_func=_author_key, exempt_when=_submit_author_exempt)
     @blp.arguments(SubmitSchema)
     @blp.response(202, AcceptedSchema)
     @blp.alt_response(404, description="Unknown site, article or parent")
@@ -239,6 +253,7 @@ def _flag_limit_off() -> bool:
 @blp.route("/comments/<int:comment_id>/flags")
 class Flags(MethodView):
     @limiter.limit(_flag_limit, exempt_when=_flag_limit_off)
+    @limiter.limit(_flag_limit, key_func=_author_key, exempt_when=_flag_author_exempt)
     @blp.arguments(FlagInSchema)
     @blp.response(201, FlagOutSchema)
     @blp.alt_response(409, description="This reader already reported the comment")

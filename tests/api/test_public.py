@@ -444,3 +444,49 @@ def test_thread_reads_take_a_fixed_number_of_queries(client: FlaskClient, app: F
     assert client.get(SUBMIT, query_string={"article": "large"}).status_code == 200
     cached = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
     assert cached == 2  # site and article (with its version); the page came from the cache
+
+
+def test_rate_limit_per_author_follows_the_token_across_addresses(app: Flask,
+                                                                  settings: Any) -> None:
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    limited = create_app(replace(settings, rate_limit_submit="2/minute"))
+    limited_client = limited.test_client()
+    token = submit(limited_client).get_json()["author_token"]
+    codes = [
+        limited_client.post(SUBMIT, json={"article": "story-1", "body": f"Remark {i}."},
+                            headers={"X-Author-Token": token},
+                            environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code
+        for i in range(3)
+    ]
+    assert codes == [202, 202, 429]  # three addresses, one author: the third is over
+    fresh = limited_client.post(SUBMIT, json={"article": "story-1", "body": "Hello."},
+                                environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    assert fresh.status_code == 202  # another reader on another address is unaffected
+    with limited.app_context():
+        db.engine.dispose()
+
+
+def test_secrets_never_reach_the_logs(client: FlaskClient, app: Flask,
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from service.domain.sites import create_api_key
+
+    caplog.set_level(logging.DEBUG)
+    with app.app_context():
+        _key, plain = create_api_key(db.session, "demo", "admin")
+        db.session.commit()
+    doc = submit(client).get_json()
+    client.get(f"/api/v1/comments/{doc['id']}", headers={"X-Author-Token": doc["author_token"]})
+    made = client.post("/api/v1/admin/sites/demo/webhooks",
+                       headers={"Authorization": f"Bearer {plain}"},
+                       json={"url": "https://hooks.example/warden", "event_types": ["*"]})
+    assert made.status_code == 201
+    client.get("/api/v1/moderation/comments", headers={"Authorization": f"Bearer {plain}"})
+    decide_all(app)
+    logged = caplog.text
+    for secret in (plain, doc["author_token"], made.get_json()["secret"]):
+        assert secret not in logged
