@@ -244,12 +244,16 @@ def http_phase(args: argparse.Namespace, stack: stacks.Stack, servers: Servers,
         log(f"wrk {who}: reads alone, then reads + writes together ({half}+{half} conns)")
         meter = CpuMeter(pids)
         alone = wrk_together([(read, half)], args.duration, processes)[0]
-        foreign_alone = meter.stop().foreign_cores
+        use_alone = meter.stop()
         idle()
         meter = CpuMeter(pids)
         reads, writes = wrk_together([(read, half), (write, half)], args.duration, processes)
-        results["mixed"][who] = {"alone": alone, "with_writes": reads, "writes": writes,
-                                 "foreign": [foreign_alone, meter.stop().foreign_cores]}
+        use_during = meter.stop()
+        results["mixed"][who] = {
+            "alone": alone, "with_writes": reads, "writes": writes,
+            "foreign": [use_alone.foreign_cores, use_during.foreign_cores],
+            "server_cores": [use_alone.server_s / use_alone.seconds,
+                             use_during.server_s / use_during.seconds]}
 
     for case, load in deferred:
         measure(case, "isso", load, warm=False)
@@ -572,13 +576,15 @@ def _render_http(report: dict[str, Any]) -> str:
         mixed_rows.append([who, alone.rps, during.rps, f"{change:+.0f}%", alone.p99_ms,
                            during.p99_ms, writes.rps, writes.p99_ms,
                            f"{alone.errors}/{during.errors}/{writes.errors}",
+                           "/".join(f"{x:.1f}" for x in r["server_cores"]),
                            "/".join(f"{x:.1f}" for x in r["foreign"])])
     half = max(1, int(report["args"]["connections"]) // 2)
     parts.append(table(
         f"Reads while submits run ({half} read connections alone, then {half} read + "
         f"{half} write connections at once; thread 50 / bare 50 rows, submit / bare insert)",
         ["server", "read rps alone", "read rps during writes", "change", "read p99 alone",
-         "read p99 during", "write rps", "write p99", "errors", "other alone/during"],
+         "read p99 during", "write rps", "write p99", "errors", "server cores alone/during",
+         "other alone/during"],
         mixed_rows))
     if "profile" in report:
         prof_rows = []

@@ -2,7 +2,8 @@
 
 The stacks are those of tests/integration (``embedded``: SQLite + filesystem broker;
 ``production``: PostgreSQL + Redis), but on their own database (``warden_test_fault``) and
-Redis database (14), so a fault run does not trample an integration run.
+Redis database (13), so a fault run does not trample an integration run (or bench/, which
+uses 14).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from tests.support import (
     wait_until,
 )
 
-FAULT_REDIS_URL = urlparse(REDIS_URL)._replace(path="/14").geturl()
+FAULT_REDIS_URL = urlparse(REDIS_URL)._replace(path="/13").geturl()
 FAST = {"sweep_interval_seconds": 1.0, "moderation_stale_seconds": 3.0}
 LOCK_WAIT = 200  # seconds; the longest fault test takes about 90
 
