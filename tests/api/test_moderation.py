@@ -11,37 +11,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from service.domain.sites import create_api_key, create_site
+from service.domain.sites import create_site
 from service.extensions import db
 from service.models import Article, AuditEntry, Comment, CommentStatus, Site
+from tests.api.conftest import auth
 from tests.api.test_public import decide_all, submit
 
 pytestmark = pytest.mark.usefixtures("demo_site")
 
 CLEAN = "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot."
 TOXIC = "You are a worthless idiot, shut your stupid mouth you moron."
-
-
-@pytest.fixture
-def keys(app: Flask) -> dict[str, str]:
-    """Plain keys: moderator and admin on demo, admin on another site, operator, revoked."""
-    with app.app_context():
-        create_site(db.session, "other", ["https://other.example"])
-        made = {
-            "mod": create_api_key(db.session, "demo", "moderator")[1],
-            "admin": create_api_key(db.session, "demo", "admin")[1],
-            "other_admin": create_api_key(db.session, "other", "admin")[1],
-            "operator": create_api_key(db.session, None, "admin")[1],
-        }
-        revoked, plain = create_api_key(db.session, "demo", "admin")
-        revoked.revoked_at = datetime.now(UTC)
-        made["revoked"] = plain
-        db.session.commit()
-    return made
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def held_comment(client: FlaskClient, app: Flask, body: str = CLEAN, **extra: Any) -> int:

@@ -12,7 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from service.domain.sites import create_api_key, create_site
 from service.domain.webhooks.signing import SecretBox
 from service.extensions import db
 from service.models import (
@@ -23,34 +22,13 @@ from service.models import (
     Event,
     WebhookEndpoint,
 )
+from tests.api.conftest import auth
 
 pytestmark = pytest.mark.usefixtures("demo_site")
 
 BASE = "/api/v1/admin/sites/demo/webhooks"
 HOOK = {"url": "https://hooks.example.com/warden", "event_types": ["comment.*"],
         "description": "CMS bridge"}
-
-
-@pytest.fixture
-def keys(app: Flask) -> dict[str, str]:
-    """Plain keys: admin and moderator on demo, admin on another site, operator, revoked."""
-    with app.app_context():
-        create_site(db.session, "other", ["https://other.example"])
-        made = {
-            "admin": create_api_key(db.session, "demo", "admin")[1],
-            "mod": create_api_key(db.session, "demo", "moderator")[1],
-            "other_admin": create_api_key(db.session, "other", "admin")[1],
-            "operator": create_api_key(db.session, None, "admin")[1],
-        }
-        revoked, plain = create_api_key(db.session, "demo", "admin")
-        revoked.revoked_at = datetime.now(UTC)
-        made["revoked"] = plain
-        db.session.commit()
-    return made
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 def create(client: FlaskClient, key: str, **changes: Any) -> Any:
