@@ -314,6 +314,27 @@ class CpuMeter:
         return CpuUse(seconds=elapsed, server_s=server, foreign_cores=foreign)
 
 
+class WorkerSplit:
+    """CPU of each gunicorn worker (the master's children) during a run. gthread workers
+    accept connections, not requests: when one worker wins the accept race for every
+    keep-alive connection wrk opens, the other sits idle and the run measures one core."""
+
+    def __init__(self, master: int) -> None:
+        self.workers = [pid for pid in process_tree(master) if pid != master]
+        self.begin = time.monotonic()
+        self.start = {pid: pid_cpu_seconds(pid) or 0.0 for pid in self.workers}
+
+    def stop(self) -> list[float]:
+        elapsed = time.monotonic() - self.begin
+        return [round(((pid_cpu_seconds(pid) or 0.0) - self.start[pid]) / elapsed, 2)
+                for pid in self.workers]
+
+
+def balanced(cores: Sequence[float]) -> bool:
+    """False when a worker idled (under 30% of the busiest) while the busiest worked."""
+    return len(cores) < 2 or max(cores) < 0.3 or min(cores) >= 0.3 * max(cores)
+
+
 def tree_pids(roots: Iterable[int]) -> list[int]:
     return [pid for root in roots for pid in process_tree(root)]
 

@@ -69,11 +69,12 @@ def create_app(url: str | None = None) -> Flask:
 
     @app.post("/items")
     def add() -> ResponseReturnValue:
-        doc = request.get_json()
+        doc: dict[str, str] = request.get_json() or {}
         with engine.begin() as conn:
-            result = conn.execute(insert(items).values(
-                key=doc["key"], author_name=doc["author_name"], html=doc["body"]))
-        return jsonify(id=result.inserted_primary_key[0]), 202
+            new_id = conn.execute(insert(items).values(
+                key=doc["key"], author_name=doc["author_name"], html=doc["body"])
+                .returning(items.c.id)).scalar_one()
+        return jsonify(id=new_id), 202
 
     @app.get("/items")
     def read() -> ResponseReturnValue:

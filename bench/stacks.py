@@ -175,19 +175,20 @@ def seed(app: Flask) -> dict[str, int]:
 
     per_key: dict[str, int] = {}
     with app.app_context():
-        ensure_demo_site(db.session)
-        db.session.commit()
-        site = db.session.get(Site, SITE)
+        session = db.session()
+        ensure_demo_site(session)
+        session.commit()
+        site = session.get(Site, SITE)
         assert site is not None
         ids: dict[tuple[str, int], int] = {}
         for key, i, parent in seed_plan():
             parent_id = ids[(key, parent)] if parent is not None else None
             accepted = submit_comment(
-                db.session, site,
+                session, site,
                 Submission(article=key, body=seed_body(key, i), author_name=f"Reader {i}",
                            parent_id=parent_id),
                 ClientInfo(ip_hash=f"seed-{i % 50}"), max_depth=5, max_body_chars=5000)
-            transition(db.session, accepted.comment, CommentStatus.APPROVED,
+            transition(session, accepted.comment, CommentStatus.APPROVED,
                        Actor.system("bench-seed"), "seeded approved")
             ids[(key, i)] = accepted.comment.id
             per_key[key] = per_key.get(key, 0) + 1
@@ -207,8 +208,9 @@ def drain_outbox(app: Flask) -> int:
     from service.models import Event
 
     with app.app_context():
-        n = db.session.execute(update(Event).where(Event.dispatched_at.is_(None))
-                               .values(dispatched_at=_now())).rowcount
+        result = db.session.execute(update(Event).where(Event.dispatched_at.is_(None))
+                                    .values(dispatched_at=_now()))
+        n = getattr(result, "rowcount", 0)
         db.session.commit()
         db.session.remove()
     return int(n or 0)

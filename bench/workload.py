@@ -22,8 +22,13 @@ from bench.harness import percentile
 from tests.support import DATA_DIR
 
 MAX_CHARS = 2000  # long labelled texts are cut (the service refuses > 5000 characters)
-SOURCES = {"toxicity_jigsaw_wiki_dev.csv": 0.7, "spam_youtube_dev.csv": 0.15,
-           "toxicity_davidson_dev.csv": 0.15}
+# pool -> (files, share): mostly clean Wikipedia talk comments, some YouTube spam and ham,
+# some tweets (mostly offensive). Big enough for a default run without reusing a text.
+SOURCES = {
+    "jigsaw": (("toxicity_jigsaw_wiki_dev.csv", "toxicity_jigsaw_wiki_train.csv"), 0.7),
+    "youtube": (("spam_youtube_dev.csv",), 0.15),
+    "davidson": (("toxicity_davidson_dev.csv",), 0.15),
+}
 _FALLBACK = [
     "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot.",
     "You are a worthless idiot, shut your stupid mouth you moron.",
@@ -34,41 +39,54 @@ _FALLBACK = [
 
 
 class Bodies:
-    """Comment texts from the labelled data sets (mostly clean, some toxic and spam), drawn
-    without replacement so the behaviour check does not see the bench repeat itself; a
-    built-in list (made unique) when ``WARDEN_DATA_DIR`` is absent."""
+    """Comment texts from the labelled data sets in fixed shares, drawn without replacement
+    so the behaviour check does not see the bench repeat itself; a pool that runs out is
+    reshuffled and its texts get a unique suffix (same mix, no exact repeats). A built-in
+    list (made unique) when ``WARDEN_DATA_DIR`` is absent."""
 
     def __init__(self, seed: int = 9) -> None:
         self.rng = random.Random(seed)
-        self.pools: dict[str, list[str]] = {}
-        for name in SOURCES:
-            path = DATA_DIR / name
-            if path.exists():
-                with path.open(newline="", encoding="utf-8") as handle:
-                    texts = [row["text"][:MAX_CHARS] for row in csv.DictReader(handle)
-                             if row["text"].strip()]
-                self.rng.shuffle(texts)
-                self.pools[name] = texts
+        self.texts: dict[str, list[str]] = {}
+        for pool, (files, _share) in SOURCES.items():
+            texts = []
+            for name in files:
+                path = DATA_DIR / name
+                if path.exists():
+                    with path.open(newline="", encoding="utf-8") as handle:
+                        texts += [row["text"][:MAX_CHARS] for row in csv.DictReader(handle)
+                                  if row["text"].strip()]
+            if texts:
+                self.texts[pool] = texts
+        self.pools = {pool: self._shuffled(pool) for pool in self.texts}
         self.used = 0
+        self.recycled = 0
+
+    def _shuffled(self, pool: str) -> list[str]:
+        texts = list(self.texts[pool])
+        self.rng.shuffle(texts)
+        return texts
 
     def describe(self) -> str:
-        if not self.pools:
+        if not self.texts:
             return "built-in example texts (WARDEN_DATA_DIR not found)"
-        mix = ", ".join(f"{name.removesuffix('.csv')} {SOURCES[name]:.0%}"
-                        for name in self.pools)
-        return f"labelled texts: {mix}"
+        mix = ", ".join(f"{pool} {SOURCES[pool][1]:.0%}" for pool in self.texts)
+        again = f"; {self.recycled} reused with a suffix" if self.recycled else ""
+        return f"labelled texts: {mix}{again}"
 
     def take(self, n: int) -> list[str]:
         out = []
-        names = [name for name in self.pools if self.pools[name]]
+        names = list(self.pools)
         for _ in range(n):
             self.used += 1
-            names = [name for name in names if self.pools[name]]
             if not names:
                 out.append(f"{_FALLBACK[self.used % len(_FALLBACK)]} (#{self.used})")
                 continue
-            name = self.rng.choices(names, [SOURCES[x] for x in names])[0]
-            out.append(self.pools[name].pop())
+            pool = self.rng.choices(names, [SOURCES[x][1] for x in names])[0]
+            if not self.pools[pool]:
+                self.pools[pool] = self._shuffled(pool)
+                self.recycled += 1
+            text = self.pools[pool].pop()
+            out.append(text if self.recycled == 0 else f"{text} #{self.used}")
         return out
 
 
@@ -80,12 +98,13 @@ def insert_comments(app: Flask, bodies: list[str], prefix: str) -> list[int]:
     from service.models import Site
 
     with app.app_context():
-        site = db.session.get(Site, "demo")
+        session = db.session()
+        site = session.get(Site, "demo")
         assert site is not None
         ids = []
         for i, body in enumerate(bodies):
             accepted = submit_comment(
-                db.session, site,
+                session, site,
                 Submission(article=f"{prefix}-{i % 20}", body=body, author_name=f"W {i}",
                            elapsed_ms=15_000),
                 ClientInfo(ip_hash=f"{prefix}-ip-{i // 5}"), max_depth=5,

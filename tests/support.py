@@ -66,8 +66,13 @@ def redis_available() -> bool:
     return _tcp_open(REDIS_URL, 6379)
 
 
+# Lets two checkouts run their suites on one machine without sharing databases.
+DATABASE_SUFFIX = os.environ.get("WARDEN_TEST_DB_SUFFIX", "")
+
+
 def postgres_database(name: str) -> str:
     """Create (if needed) a dedicated database next to the admin one; return its URL."""
+    name += DATABASE_SUFFIX
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
