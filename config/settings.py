@@ -142,6 +142,7 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "SWEEP_INTERVAL_SECONDS": (_float(0.5, 3600), "how often beat sweeps for stale work"),
     "MODERATION_STALE_SECONDS": (_float(1, 86_400), "re-enqueue comments pending this long"),
     "MODERATION_MAX_ATTEMPTS": (_int(1, 100), "tries before a comment is parked as held"),
+    "MODERATION_BATCH_SIZE": (_int(1, 500), "comments a worker checks together at most"),
     "RATE_LIMIT_SUBMIT": (_rate_limit, "submits per address"),
     "RATE_LIMIT_FLAG": (_rate_limit, "flags per address"),
     "LOG_LEVEL": (_log_level, "log level"),
@@ -176,6 +177,7 @@ class Settings:
     sweep_interval_seconds: float = 5.0
     moderation_stale_seconds: float = 30.0
     moderation_max_attempts: int = 5
+    moderation_batch_size: int = 64
     rate_limit_submit: str = "10/minute;200/day"
     rate_limit_flag: str = "20/minute"
     log_level: str = "INFO"

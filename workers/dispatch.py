@@ -7,6 +7,9 @@ broker is down the send is logged and dropped, and the beat sweep re-enqueues th
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 
 from celery import Celery
 from flask import current_app, has_app_context
@@ -46,11 +49,59 @@ def enqueue_moderation(comment_id: int) -> bool:
     return True
 
 
+class Debouncer:
+    """At most one call per window; a call asked for inside the window happens at its end.
+
+    The fan-out task handles every event committed before it runs, so under load one wake
+    per window does the work of hundreds (one per submit would double the broker traffic
+    and the worker's messages). The trailing call keeps the delay of any event under one
+    window; a trailing call lost with its process is covered by the beat sweep.
+    """
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.last = float("-inf")
+        self.pending = False
+
+    def __call__(self, action: Callable[[], object]) -> bool:
+        """Run ``action`` now (True) or schedule it for the end of the window (False)."""
+        with self.lock:
+            now = self.clock()
+            if self.pending:
+                return False
+            wait = self.last + self.window - now
+            if wait <= 0:
+                self.last = now
+            else:
+                self.pending = True
+                timer = threading.Timer(wait, self._trailing, (action,))
+                timer.daemon = True
+                timer.start()
+                return False
+        action()
+        return True
+
+    def _trailing(self, action: Callable[[], object]) -> None:
+        with self.lock:
+            self.pending = False
+            self.last = self.clock()
+        action()
+
+
+EVENT_WAKE_WINDOW = 0.1
+_event_wakes = Debouncer(EVENT_WAKE_WINDOW)
+
+
 def enqueue_event_dispatch() -> bool:
     """Wake the webhook fan-out after a commit that wrote events (no app: nothing to do)."""
     if not has_app_context() or "warden_celery" not in current_app.extensions:
         return False
-    return _send(DISPATCH_EVENTS_TASK, [], QUEUE_WEBHOOKS, "events")
+    celery, request_id = _celery(), request_id_var.get()
+    _event_wakes(lambda: _send(DISPATCH_EVENTS_TASK, [], QUEUE_WEBHOOKS, "events",
+                               celery=celery, request_id=request_id))
+    return True
 
 
 def enqueue_delivery(delivery_id: int) -> bool:
@@ -58,11 +109,14 @@ def enqueue_delivery(delivery_id: int) -> bool:
                  f"webhook delivery {delivery_id}")
 
 
-def _send(task: str, args: list[int], queue: str, what: str) -> bool:
+def _send(task: str, args: list[int], queue: str, what: str, *, celery: Celery | None = None,
+          request_id: str | None = None) -> bool:
+    """Publish; ``celery`` and ``request_id`` are given when called outside the request."""
     try:
-        _celery().send_task(task, args=args, queue=queue,
-                            headers={"warden_request_id": request_id_var.get()},
-                            retry=True, retry_policy=_PUBLISH_RETRY)
+        (celery or _celery()).send_task(
+            task, args=args, queue=queue,
+            headers={"warden_request_id": request_id or request_id_var.get()},
+            retry=True, retry_policy=_PUBLISH_RETRY)
     except (KombuError, OperationalError, OSError) as exc:
         log.warning("broker unavailable, the sweep will send %s: %s", what,
                     type(exc).__name__)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service import sqlite
@@ -29,6 +29,7 @@ log = logging.getLogger("warden.pipeline")
 
 DUPLICATE_WINDOW = timedelta(days=7)
 VELOCITY_WINDOW = timedelta(minutes=10)
+DEFAULT_LEASE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -54,38 +55,63 @@ def run_checks(checks: Sequence[Check], contexts: Sequence[CommentContext]) -> l
     return [Outcome(v, f) for v, f in zip(per_comment, failed, strict=True)]
 
 
-def gather_context(session: Session, comment: Comment, site: Site) -> CommentContext:
+@dataclass
+class _Facts:
+    """What the batch's grouped queries found; one context each is built from it."""
+
+    duplicates: dict[tuple[str, str], dict[int, int]]  # (site, fingerprint) -> article -> n
+    by_author: dict[int, int]
+    by_address: dict[tuple[str, str], int]
+    parents: dict[int, str]
+
+
+def _gather_facts(session: Session, comments: Sequence[Comment]) -> _Facts:
+    """Duplicates, velocity and parents for a whole batch in four grouped queries."""
     now = utcnow()
-    same_text = select(Comment.article_id).where(
-        Comment.site_id == comment.site_id,
-        Comment.fingerprint == comment.fingerprint,
-        Comment.id != comment.id,
-        Comment.created_at >= now - DUPLICATE_WINDOW,
-    ).subquery()
-    total = session.scalar(select(func.count()).select_from(same_text)) or 0
-    elsewhere = session.scalar(
-        select(func.count(func.distinct(same_text.c.article_id))).where(
-            same_text.c.article_id != comment.article_id
-        )
-    ) or 0
+    sites = {c.site_id for c in comments}
+    duplicates: dict[tuple[str, str], dict[int, int]] = {}
+    for site_id, fingerprint, article_id, n in session.execute(
+        select(Comment.site_id, Comment.fingerprint, Comment.article_id, func.count())
+        .where(Comment.site_id.in_(sites),
+               Comment.fingerprint.in_({c.fingerprint for c in comments}),
+               Comment.created_at >= now - DUPLICATE_WINDOW)
+        .group_by(Comment.site_id, Comment.fingerprint, Comment.article_id)
+    ):
+        duplicates.setdefault((site_id, fingerprint), {})[article_id] = n
     recent = Comment.created_at >= now - VELOCITY_WINDOW
-    author_recent = session.scalar(
-        select(func.count()).where(Comment.author_id == comment.author_id, recent)
-    ) or 0
-    address_recent = 0
-    if comment.ip_hash:
-        address_recent = session.scalar(
-            select(func.count()).where(Comment.site_id == comment.site_id,
-                                       Comment.ip_hash == comment.ip_hash, recent)
-        ) or 0
-    parent_text = None
-    if comment.parent_id:
-        parent_text = session.scalar(select(Comment.body).where(Comment.id == comment.parent_id))
+    by_author = dict(session.execute(
+        select(Comment.author_id, func.count())
+        .where(Comment.author_id.in_({c.author_id for c in comments}), recent)
+        .group_by(Comment.author_id)).all())
+    addresses = {c.ip_hash for c in comments if c.ip_hash}
+    by_address: dict[tuple[str, str], int] = {}
+    if addresses:
+        by_address = {(site_id, ip_hash): n for site_id, ip_hash, n in session.execute(
+            select(Comment.site_id, Comment.ip_hash, func.count())
+            .where(Comment.site_id.in_(sites), Comment.ip_hash.in_(addresses), recent)
+            .group_by(Comment.site_id, Comment.ip_hash))}
+    parent_ids = {c.parent_id for c in comments if c.parent_id}
+    parents: dict[int, str] = {}
+    if parent_ids:
+        parents = dict(session.execute(
+            select(Comment.id, Comment.body).where(Comment.id.in_(parent_ids))).all())
+    return _Facts(duplicates, by_author, by_address, parents)
+
+
+def _context(comment: Comment, site: Site, facts: _Facts) -> CommentContext:
+    per_article = dict(facts.duplicates.get((comment.site_id, comment.fingerprint), {}))
+    if comment.created_at >= utcnow() - DUPLICATE_WINDOW and per_article.get(comment.article_id):
+        per_article[comment.article_id] -= 1  # the comment itself is not a duplicate
+    total = sum(per_article.values())
+    elsewhere = sum(1 for article_id, n in per_article.items()
+                    if n and article_id != comment.article_id)
     return CommentContext(
         text=comment.body, site_id=comment.site_id, author_name=comment.author_name,
-        article_key=comment.article.key, parent_text=parent_text,
+        article_key=comment.article.key, parent_text=facts.parents.get(comment.parent_id or 0),
         signals=dict(comment.client_signals or {}), duplicates_elsewhere=elsewhere,
-        duplicates_total=total, author_recent=author_recent, address_recent=address_recent,
+        duplicates_total=total, author_recent=facts.by_author.get(comment.author_id, 0),
+        address_recent=(facts.by_address.get((comment.site_id, comment.ip_hash), 0)
+                        if comment.ip_hash else 0),
         author_approved=comment.author.approved_count,
         author_rejected=comment.author.rejected_count,
         blocked_words=tuple(site.blocked_words or ()),
@@ -93,6 +119,11 @@ def gather_context(session: Session, comment: Comment, site: Site) -> CommentCon
         allowed_link_domains=tuple(site.allowed_link_domains or ()),
         blocked_link_domains=tuple(site.blocked_link_domains or ()),
     )
+
+
+def gather_context(session: Session, comment: Comment, site: Site) -> CommentContext:
+    """The context of one comment, exactly as a batch would build it."""
+    return _context(comment, site, _gather_facts(session, [comment]))
 
 
 def policy_for(site: Site) -> Policy:
@@ -107,63 +138,128 @@ def standing_of(comment: Comment, site: Site) -> Standing:
                     hold_first=site.hold_first_time_authors and first_time)
 
 
-def moderate(session: Session, comment_id: int, *, max_attempts: int) -> Decision | None:
-    """Decide one comment exactly once; safe to call again for the same id."""
-    comment = session.get(Comment, comment_id)
-    if comment is None or comment.checked_at is not None:
-        return None
-    # Count the attempt in its own commit first, so a check that kills the process still
-    # leaves a trace and a comment that keeps crashing ends up held, not looping forever.
-    session.execute(update(Comment).where(Comment.id == comment_id)
-                    .values(moderation_attempts=Comment.moderation_attempts + 1))
-    session.commit()
+def moderate(session: Session, comment_id: int, *, max_attempts: int, batch_size: int = 1,
+             lease: timedelta = DEFAULT_LEASE) -> Decision | None:
+    """Decide ``comment_id`` exactly once, with up to ``batch_size - 1`` other waiting
+    comments drained alongside it; safe to call again for the same id.
+
+    Returns this comment's decision, or None when it was decided before (or is being
+    decided by another run right now).
+    """
+    return moderate_batch(session, comment_id, max_attempts=max_attempts,
+                          batch_size=batch_size, lease=lease).get(comment_id)
+
+
+def moderate_batch(session: Session, comment_id: int, *, max_attempts: int,
+                   batch_size: int = 64, lease: timedelta = DEFAULT_LEASE
+                   ) -> dict[int, Decision]:
+    """Lease a batch, check it outside the write lock, then claim and record it.
+
+    Batching is what makes a worker fast: the models score many texts per call and the
+    decisions share one transaction. Every comment still has its own message, so a batch
+    that dies loses nothing: its comments' leases expire and the sweep sends them again.
+    """
+    ids = _lease(session, comment_id, batch_size, lease)
+    if not ids:
+        return {}
     # Read and run the checks without holding SQLite's write lock (a plain snapshot), then
     # end that snapshot: the write lock is taken only for the short claim-and-record below.
     with sqlite.reading():
-        comment = session.get(Comment, comment_id)
-        assert comment is not None
-        if comment.checked_at is not None:
-            session.rollback()
-            return None
-        site = session.get(Site, comment.site_id)
-        assert site is not None
-        if comment.moderation_attempts > max_attempts:
-            decision = Decision(CommentStatus.HELD, f"moderation failed {max_attempts} "
-                                "times; a human should look", "policy")
-            outcome = Outcome([], [])
-        else:
-            context = gather_context(session, comment, site)
-            outcome = run_checks(default_checks(), [context])[0]
-            decision = decide(outcome.verdicts, policy_for(site), standing_of(comment, site),
-                              outcome.failed)
+        comments = _load(session, ids)
+        sites = {site.id: site for site in session.scalars(
+            select(Site).where(Site.id.in_({c.site_id for c in comments})))}
+        decisions: dict[int, tuple[Decision, Outcome]] = {}
+        to_check = []
+        for comment in comments:
+            if comment.moderation_attempts > max_attempts:
+                decisions[comment.id] = (Decision(
+                    CommentStatus.HELD, f"moderation failed {max_attempts} times; a human "
+                    "should look", "policy"), Outcome([], []))
+            else:
+                to_check.append(comment)
+        if to_check:
+            facts = _gather_facts(session, to_check)
+            contexts = [_context(c, sites[c.site_id], facts) for c in to_check]
+            for comment, outcome in zip(to_check, run_checks(default_checks(), contexts),
+                                        strict=True):
+                site = sites[comment.site_id]
+                decisions[comment.id] = (decide(outcome.verdicts, policy_for(site),
+                                                standing_of(comment, site), outcome.failed),
+                                         outcome)
         session.rollback()
 
-    # Claim the comment: only one run can flip checked_at from NULL, whatever the races.
-    claimed = session.execute(
-        update(Comment).where(Comment.id == comment_id, Comment.checked_at.is_(None))
-        .values(checked_at=utcnow())
-    ).rowcount
-    if claimed != 1:
+    # Claim: only one run can flip checked_at from NULL, whatever the races.
+    claimed = set(session.scalars(
+        update(Comment).where(Comment.id.in_(ids), Comment.checked_at.is_(None))
+        .values(checked_at=utcnow(), lease_until=None).returning(Comment.id)
+        .execution_options(synchronize_session=False)))
+    if not claimed:
         session.rollback()
-        return None
-    comment = session.get(Comment, comment_id)
-    site = session.get(Site, comment.site_id) if comment else None
-    assert comment is not None
-    assert site is not None
-    for verdict in outcome.verdicts:
-        session.add(CheckResult(comment_id=comment.id, check_name=verdict.check,
-                                check_version=verdict.version, score=verdict.score,
-                                label=verdict.label, reasons=verdict.reasons))
-    # A moderator who already decided wins; post-moderated comments can still be pulled back.
-    undecided = comment.status == CommentStatus.PENDING or (
-        comment.status == CommentStatus.APPROVED and site.mode == ModerationMode.POST
-        and (comment.status_reason or "").startswith(POST_MODERATION_REASON)
-    )
-    if undecided:
-        transition(session, comment, decision.status, Actor.system(decision.decided_by),
-                   decision.reason, {"scores": {v.check: round(v.score, 4)
-                                                for v in outcome.verdicts}})
+        return {}
+    comments = _load(session, sorted(claimed))
+    sites = {site.id: site for site in session.scalars(
+        select(Site).where(Site.id.in_({c.site_id for c in comments})))}
+    recorded: dict[int, Decision] = {}
+    for comment in comments:
+        decision, outcome = decisions[comment.id]
+        site = sites[comment.site_id]
+        session.add_all([CheckResult(comment_id=comment.id, check_name=verdict.check,
+                                     check_version=verdict.version, score=verdict.score,
+                                     label=verdict.label, reasons=verdict.reasons)
+                         for verdict in outcome.verdicts])
+        # A moderator who already decided wins; post-moderated comments can still be
+        # pulled back.
+        undecided = comment.status == CommentStatus.PENDING or (
+            comment.status == CommentStatus.APPROVED and site.mode == ModerationMode.POST
+            and (comment.status_reason or "").startswith(POST_MODERATION_REASON)
+        )
+        if undecided:
+            transition(session, comment, decision.status, Actor.system(decision.decided_by),
+                       decision.reason, {"scores": {v.check: round(v.score, 4)
+                                                    for v in outcome.verdicts}})
+        recorded[comment.id] = decision
     session.commit()
-    log.info("comment %s -> %s: %s", comment_id, decision.status, decision.reason,
-             extra={"comment_id": comment_id, "decision": str(decision.status)})
-    return decision
+    for comment_id_, decision in recorded.items():
+        log.info("comment %s -> %s: %s", comment_id_, decision.status, decision.reason,
+                 extra={"comment_id": comment_id_, "decision": str(decision.status)})
+    return recorded
+
+
+def _lease(session: Session, comment_id: int, batch_size: int, lease: timedelta) -> list[int]:
+    """Take the comment and, if it is on its first try, the oldest other waiting ones.
+
+    The lease (and the attempt count) is committed before any check runs, so a check that
+    kills the process still leaves a trace. Comments on a second try run alone: one bad
+    comment that keeps crashing its batch must not take 63 good ones down with it.
+    """
+    now = utcnow()
+    free = or_(Comment.lease_until.is_(None), Comment.lease_until < now)
+    waiting = (Comment.checked_at.is_(None), Comment.status != CommentStatus.DELETED, free)
+    attempts = session.scalar(select(Comment.moderation_attempts)
+                              .where(Comment.id == comment_id, Comment.checked_at.is_(None),
+                                     free))
+    if attempts is None:  # decided, gone, or in another run's batch right now
+        session.rollback()
+        return []
+    ids = [comment_id]
+    if batch_size > 1 and attempts == 0:
+        others = (select(Comment.id).where(*waiting, Comment.moderation_attempts == 0,
+                                           Comment.id != comment_id)
+                  .order_by(Comment.id).limit(batch_size - 1))
+        if session.get_bind().dialect.name == "postgresql":
+            others = others.with_for_update(skip_locked=True)
+        ids += session.scalars(others).all()
+    leased = sorted(session.scalars(
+        update(Comment).where(Comment.id.in_(ids), Comment.checked_at.is_(None), free)
+        .values(lease_until=now + lease,
+                moderation_attempts=Comment.moderation_attempts + 1)
+        .returning(Comment.id).execution_options(synchronize_session=False)))
+    session.commit()
+    return leased
+
+
+def _load(session: Session, ids: Sequence[int]) -> list[Comment]:
+    """The comments with their article and author, in one query (and fresh, not cached)."""
+    return list(session.scalars(select(Comment).where(Comment.id.in_(ids))
+                                .order_by(Comment.id)
+                                .execution_options(populate_existing=True)).unique())

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.domain.errors import InvalidTransition
 from service.domain.events import comment_payload, emit
@@ -69,16 +70,23 @@ def transition(
         raise InvalidTransition(f"a {current} comment cannot become {target}")
 
     delta = (target == S.APPROVED) - (current == S.APPROVED)
-    if current in THREAD_VISIBLE or target in THREAD_VISIBLE:
-        # Atomic increments: concurrent transitions on one article never lose an update.
-        # The version names the thread's content for caches and ETags.
-        session.execute(
-            update(Article)
-            .where(Article.id == comment.article_id)
-            .values(approved_count=Article.approved_count + delta,
-                    thread_version=new_thread_version())
-        )
-    _adjust_author(session, comment.author_id, current, target)
+    # The counter updates touch other rows only: no need to flush pending work first
+    # (which would also turn a batch's inserts into one statement each).
+    with session.no_autoflush:
+        if current in THREAD_VISIBLE or target in THREAD_VISIBLE:
+            # Atomic increments: concurrent transitions on one article never lose an
+            # update. The version names the thread's content for caches and ETags.
+            count, version = session.execute(
+                update(Article)
+                .where(Article.id == comment.article_id)
+                .values(approved_count=Article.approved_count + delta,
+                        thread_version=new_thread_version())
+                .returning(Article.approved_count, Article.thread_version)
+                .execution_options(synchronize_session=False)
+            ).one()
+            set_committed_value(comment.article, "approved_count", count)
+            set_committed_value(comment.article, "thread_version", version)
+        _adjust_author(session, comment, current, target)
 
     comment.status = target
     comment.status_reason = reason
@@ -98,8 +106,6 @@ def transition(
             details=details or {},
         )
     )
-    session.flush()
-    session.refresh(comment.article, ["approved_count", "thread_version"])
     emit(session, comment.site_id, f"comment.{target}", str(comment.id), comment_payload(comment))
     return True
 
@@ -121,16 +127,20 @@ def record_creation(session: Session, comment: Comment, actor: Actor) -> None:
     emit(session, comment.site_id, "comment.created", str(comment.id), comment_payload(comment))
 
 
-def _adjust_author(session: Session, author_id: int, current: CommentStatus,
+def _adjust_author(session: Session, comment: Comment, current: CommentStatus,
                    target: CommentStatus) -> None:
     approved = (target == S.APPROVED) - (current == S.APPROVED)
     rejected = (target in _REJECTED_LIKE) - (current in _REJECTED_LIKE)
     if approved or rejected:
-        session.execute(
+        counts = session.execute(
             update(Author)
-            .where(Author.id == author_id)
+            .where(Author.id == comment.author_id)
             .values(
                 approved_count=Author.approved_count + approved,
                 rejected_count=Author.rejected_count + rejected,
             )
-        )
+            .returning(Author.approved_count, Author.rejected_count)
+            .execution_options(synchronize_session=False)
+        ).one()
+        set_committed_value(comment.author, "approved_count", counts[0])
+        set_committed_value(comment.author, "rejected_count", counts[1])

@@ -90,6 +90,9 @@ class Comment(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     moderation_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set while a worker batch checks the comment, so other workers draining the backlog
+    # skip it; a batch that dies leaves it to expire (then the sweep sends it again).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Reader flags: the count, and when the site's threshold was crossed (the flagged
     # queue); cleared when a moderator decides.
     flag_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

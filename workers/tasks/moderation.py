@@ -1,6 +1,8 @@
-"""moderate_comment(comment_id): run the checks and decide, once."""
+"""moderate_comment(comment_id): run the checks and decide, once (with any waiting others)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
@@ -17,5 +19,7 @@ from workers.pipeline import moderate
 def moderate_comment(self: object, comment_id: int) -> str | None:
     """Database hiccups retry with short backoff; anything left over the sweep picks up."""
     settings = current_app.config["WARDEN"]
-    decision = moderate(db.session, comment_id, max_attempts=settings.moderation_max_attempts)
+    decision = moderate(db.session, comment_id, max_attempts=settings.moderation_max_attempts,
+                        batch_size=settings.moderation_batch_size,
+                        lease=timedelta(seconds=settings.moderation_stale_seconds))
     return str(decision.status) if decision else None

@@ -1,0 +1,108 @@
+"""Batched moderation: one task drains waiting comments, leases keep batches apart, and a
+comment that already failed once is retried alone (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from service.extensions import db
+from service.models import Article, AuditEntry, Comment, CommentStatus, utcnow
+from workers.pipeline import moderate, moderate_batch
+
+SUBMIT = "/api/v1/sites/demo/comments"
+TOPICS = ["the bridge repairs", "the library hours", "the school budget", "bus timetables",
+          "the harbour festival", "recycling rules", "the new clinic", "park benches",
+          "street lighting", "the museum reopening", "council elections", "the bakery fire"]
+
+
+def submit_many(client: FlaskClient, n: int, article: str = "batch-story") -> list[int]:
+    ids = []
+    for i in range(n):
+        answer = client.post(SUBMIT, json={"article": article, "author_name": f"Reader {i}",
+                                           "body": f"I learned a lot about {TOPICS[i]} here; "
+                                                   f"thanks for explaining it ({i})."},
+                             environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"})
+        assert answer.status_code == 202, answer.get_json()
+        ids.append(answer.get_json()["id"])
+    return ids
+
+
+def statuses(app: Flask, ids: list[int]) -> dict[int, Any]:
+    with app.app_context():
+        return dict(db.session.execute(select(Comment.id, Comment.status)
+                                       .where(Comment.id.in_(ids))).all())
+
+
+def test_one_task_decides_the_waiting_comments_with_its_own(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    ids = submit_many(client, 12)
+    with app.app_context():
+        decided = moderate_batch(db.session, ids[5], max_attempts=5, batch_size=8)
+    assert ids[5] in decided, "the task's own comment is always in its batch"
+    assert len(decided) == 8
+    assert set(decided) - {ids[5]} == set(ids[:5] + ids[6:8]), "the others: oldest waiting"
+    with app.app_context():
+        # Their own tasks find the 8 decided and do nothing; the first task for one of the
+        # 4 left drains the other 3 with it, and their tasks then do nothing either.
+        again = {i: moderate(db.session, i, max_attempts=5, batch_size=8) for i in ids}
+        assert all(again[i] is None for i in decided)
+        assert [i for i, d in again.items() if d is not None] == [min(set(ids) - set(decided))]
+        article = db.session.scalar(select(Article).where(Article.key == "batch-story"))
+        assert article is not None
+        assert article.approved_count == 12
+        audit = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "comment.approved"))
+        assert audit == 12, "each comment decided exactly once"
+    assert set(statuses(app, ids).values()) == {CommentStatus.APPROVED}
+
+
+def test_a_leased_comment_is_left_to_its_batch(app: Flask, client: FlaskClient,
+                                                demo_site: str) -> None:
+    ids = submit_many(client, 3)
+    with app.app_context():
+        db.session.execute(update(Comment).where(Comment.id == ids[0])
+                           .values(lease_until=utcnow() + timedelta(seconds=30)))
+        db.session.commit()
+        assert moderate_batch(db.session, ids[0], max_attempts=5, batch_size=8) == {}
+        decided = moderate_batch(db.session, ids[1], max_attempts=5, batch_size=8)
+        assert set(decided) == {ids[1], ids[2]}, "a leased comment is not drained either"
+        # The lease ran out (its batch died): the next try takes it, alone.
+        db.session.execute(update(Comment).where(Comment.id == ids[0])
+                           .values(lease_until=utcnow() - timedelta(seconds=1),
+                                   moderation_attempts=1))
+        db.session.commit()
+        assert set(moderate_batch(db.session, ids[0], max_attempts=5, batch_size=8)) == {ids[0]}
+
+
+def test_a_comment_on_its_second_try_runs_alone_and_is_not_drained(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    ids = submit_many(client, 4)
+    with app.app_context():
+        # ids[0] and ids[1] were in a batch that crashed: attempts counted, lease expired.
+        db.session.execute(update(Comment).where(Comment.id.in_(ids[:2]))
+                           .values(moderation_attempts=1,
+                                   lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert set(moderate_batch(db.session, ids[0], max_attempts=5, batch_size=8)) == {ids[0]}
+        assert set(moderate_batch(db.session, ids[2], max_attempts=5, batch_size=8)) == {
+            ids[2], ids[3]}, "a fresh comment's batch leaves the retried one to its own task"
+        assert set(moderate_batch(db.session, ids[1], max_attempts=5, batch_size=8)) == {ids[1]}
+
+
+def test_a_comment_past_its_attempts_is_held_without_holding_the_batch(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    ids = submit_many(client, 2)
+    with app.app_context():
+        db.session.execute(update(Comment).where(Comment.id == ids[0])
+                           .values(moderation_attempts=5))
+        db.session.commit()
+        held = moderate_batch(db.session, ids[0], max_attempts=5, batch_size=8)
+        assert held[ids[0]].status == CommentStatus.HELD
+        assert "failed 5 times" in held[ids[0]].reason
+        assert moderate_batch(db.session, ids[1], max_attempts=5, batch_size=8)[
+            ids[1]].status == CommentStatus.APPROVED
