@@ -18,6 +18,7 @@ from service.domain.authoring import (
 )
 from service.domain.errors import Unauthorized
 from service.domain.security import hash_ip, token_digest
+from service.domain.sites import site_view
 from service.domain.submissions import ClientInfo, Submission, get_site, submit_comment
 from service.domain.threads import approved_counts, thread_page
 from service.extensions import db, limiter
@@ -116,7 +117,7 @@ class Comments(MethodView):
     @blp.response(200, ThreadSchema)
     def get(self, args: dict[str, Any], site_id: str) -> Response:
         """The article's approved comments, threaded; roots paginated by cursor."""
-        site = get_site(db.session, site_id)
+        site = site_view(db.session, site_id)
         g.cors_site = site
         page = thread_page(db.session, site.id, args["article"], sort=args["sort"],
                            cursor=args["cursor"], limit=args["limit"] or _settings().page_size,
@@ -174,7 +175,7 @@ class Counts(MethodView):
     @blp.response(200, CountsSchema)
     def get(self, args: dict[str, Any], site_id: str) -> Response:
         """Approved comment counts for many articles in one request."""
-        site = get_site(db.session, site_id)
+        site = site_view(db.session, site_id)
         g.cors_site = site
         body = _render({"counts": approved_counts(db.session, site.id, args["article"])})
         return _cacheable(body, "c" + hashlib.blake2b(body, digest_size=8).hexdigest())

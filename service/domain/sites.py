@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from service.domain.errors import Conflict, DomainError, NotFound
@@ -13,6 +16,10 @@ from service.models import ApiKey, AuditEntry, ModerationMode, Role, Site, utcno
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ORIGIN = re.compile(r"^https?://[^/\s?#]+/?$")
+
+# How long a web process trusts its copy of a site for public reads (existence and CORS
+# origins). Shared caches may already serve those reads this stale (s-maxage=5).
+SITE_CACHE_SECONDS = 5.0
 
 DEMO_SITE = "demo"
 DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
@@ -82,6 +89,40 @@ POLICY_FIELDS = ("name", "allowed_origins", "mode", "hold_threshold", "reject_th
 LIST_FIELDS = ("blocked_words", "suspect_words", "allowed_link_domains", "blocked_link_domains")
 
 
+@dataclass(frozen=True)
+class SiteView:
+    """What the public read paths need of a site: cached, so a read costs one query."""
+
+    id: str
+    allowed_origins: tuple[str, ...]
+
+    def allows_origin(self, origin: str) -> bool:
+        return origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}
+
+
+_site_views: dict[str, tuple[float, SiteView]] = {}
+_SITE_VIEW = select(Site.id, Site.allowed_origins).where(Site.id == bindparam("site_id"))
+
+
+def site_view(session: Session, site_id: str) -> SiteView:
+    """The site for a public read; 404 for an unknown one (never cached)."""
+    now = time.monotonic()
+    hit = _site_views.get(site_id)
+    if hit is not None and now - hit[0] < SITE_CACHE_SECONDS:
+        return hit[1]
+    row = session.connection().execute(_SITE_VIEW, {"site_id": site_id}).first()
+    if row is None:
+        raise NotFound(f"no site {site_id!r}")
+    view = SiteView(row.id, tuple(row.allowed_origins or ()))
+    _site_views[site_id] = (now, view)
+    return view
+
+
+def forget_site_view(site_id: str) -> None:
+    """Changed here: this process sees it at once (others within SITE_CACHE_SECONDS)."""
+    _site_views.pop(site_id, None)
+
+
 def update_site(session: Session, site: Site, changes: dict[str, Any], actor_id: str,
                 fields: tuple[str, ...] = POLICY_FIELDS) -> dict[str, Any]:
     """Apply ``changes`` and audit the difference; return {field: [old, new]}."""
@@ -101,6 +142,7 @@ def update_site(session: Session, site: Site, changes: dict[str, Any], actor_id:
         raise DomainError("hold_threshold must not exceed reject_threshold",
                           fields={"hold_threshold": ["Above reject_threshold."]})
     if diff:
+        forget_site_view(site.id)
         session.add(AuditEntry(site_id=site.id, subject_type="site", subject_id=site.id,
                                action="site.updated", actor_type="admin", actor_id=actor_id,
                                details={"changes": diff}))
