@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -100,27 +101,33 @@ class SiteView:
         return origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}
 
 
-_site_views: dict[str, tuple[float, SiteView]] = {}
 _SITE_VIEW = select(Site.id, Site.allowed_origins).where(Site.id == bindparam("site_id"))
 
 
 def site_view(session: Session, site_id: str) -> SiteView:
     """The site for a public read; 404 for an unknown one (never cached)."""
     now = time.monotonic()
-    hit = _site_views.get(site_id)
+    views = _site_views()
+    hit = views.get(site_id)
     if hit is not None and now - hit[0] < SITE_CACHE_SECONDS:
         return hit[1]
     row = session.connection().execute(_SITE_VIEW, {"site_id": site_id}).first()
     if row is None:
         raise NotFound(f"no site {site_id!r}")
     view = SiteView(row.id, tuple(row.allowed_origins or ()))
-    _site_views[site_id] = (now, view)
+    views[site_id] = (now, view)
     return view
 
 
 def forget_site_view(site_id: str) -> None:
     """Changed here: this process sees it at once (others within SITE_CACHE_SECONDS)."""
-    _site_views.pop(site_id, None)
+    if has_app_context():
+        _site_views().pop(site_id, None)
+
+
+def _site_views() -> dict[str, tuple[float, SiteView]]:
+    """Per app (so per database), not per module: tests run several apps in one process."""
+    return current_app.extensions.setdefault("warden_site_views", {})
 
 
 def update_site(session: Session, site: Site, changes: dict[str, Any], actor_id: str,

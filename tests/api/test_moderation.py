@@ -451,3 +451,20 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
     audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
                        headers=admin).get_json()["items"]
     assert [e["action"] for e in audit] == ["author.erased", "author.exported"]
+
+
+def test_public_reads_see_a_site_change_made_in_this_process_at_once(
+        client: FlaskClient, keys: dict[str, str]) -> None:
+    counts = "/api/v1/sites/demo/counts?article=x"
+    origin = {"Origin": "https://news.example"}
+    assert "Access-Control-Allow-Origin" not in client.get(counts, headers=origin).headers
+    assert client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                        json={"allowed_origins": ["https://news.example"]}).status_code == 200
+    answer = client.get(counts, headers=origin)
+    assert answer.headers["Access-Control-Allow-Origin"] == "https://news.example"
+    assert client.get("/api/v1/sites/nowhere/counts?article=x").status_code == 404
+    create_site_via = client.post("/api/v1/admin/sites", headers=auth(keys["operator"]),
+                                  json={"id": "nowhere", "allowed_origins": ["https://n.example"]})
+    assert create_site_via.status_code == 201
+    assert client.get("/api/v1/sites/nowhere/counts?article=x").status_code == 200, (
+        "an unknown site is never cached as missing")
