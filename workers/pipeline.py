@@ -6,14 +6,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service import sqlite
 from service.domain.lifecycle import Actor, transition
 from service.domain.submissions import POST_MODERATION_REASON
 from service.models import (
+    Article,
+    Author,
     CheckResult,
     Comment,
     CommentStatus,
@@ -162,6 +166,35 @@ def moderate_batch(session: Session, comment_id: int, *, max_attempts: int,
     ids = _lease(session, comment_id, batch_size, lease)
     if not ids:
         return {}
+    try:
+        return _decide_leased(session, ids, max_attempts)
+    except BaseException as exc:
+        _release(session, ids, transient=isinstance(exc, OperationalError))
+        raise
+
+
+def _release(session: Session, ids: Sequence[int], *, transient: bool) -> None:
+    """Give a failed batch's comments back at once rather than after the lease.
+
+    A database hiccup (deadlock, lost connection) is not the comments' fault: their attempt
+    is not counted, so they can be drained again. Any other error keeps the attempt, so a
+    comment that keeps failing still ends up held. (A killed process runs none of this;
+    then the lease expires.)
+    """
+    try:
+        session.rollback()
+        values: dict[str, Any] = {"lease_until": None}
+        if transient:
+            values["moderation_attempts"] = Comment.moderation_attempts - 1
+        session.execute(update(Comment).where(Comment.id.in_(ids), Comment.checked_at.is_(None))
+                        .values(**values).execution_options(synchronize_session=False))
+        session.commit()
+    except Exception:  # the database may still be away: then the leases expire instead
+        log.warning("could not release the leases of %d comments", len(ids), exc_info=True)
+        session.rollback()
+
+
+def _decide_leased(session: Session, ids: list[int], max_attempts: int) -> dict[int, Decision]:
     # Read and run the checks without holding SQLite's write lock (a plain snapshot), then
     # end that snapshot: the write lock is taken only for the short claim-and-record below.
     with sqlite.reading():
@@ -197,16 +230,27 @@ def moderate_batch(session: Session, comment_id: int, *, max_attempts: int,
         session.rollback()
         return {}
     comments = _load(session, sorted(claimed))
+    if session.get_bind().dialect.name == "postgresql":
+        # Take the counter rows in one global order before any update: two batches (or a
+        # batch and a moderator) touching the same articles and authors cannot deadlock.
+        session.execute(select(Article.id).where(Article.id.in_({c.article_id for c in comments}))
+                        .order_by(Article.id).with_for_update())
+        session.execute(select(Author.id).where(Author.id.in_({c.author_id for c in comments}))
+                        .order_by(Author.id).with_for_update())
     sites = {site.id: site for site in session.scalars(
         select(Site).where(Site.id.in_({c.site_id for c in comments})))}
+    now = utcnow()
+    results = [{"comment_id": comment.id, "check_name": verdict.check,
+                "check_version": verdict.version, "score": verdict.score,
+                "label": verdict.label, "reasons": verdict.reasons, "created_at": now}
+               for comment in comments for verdict in decisions[comment.id][1].verdicts]
+    if results:
+        # One multi-row INSERT for the batch's results (nothing reads their ids back).
+        session.execute(insert(CheckResult), results)
     recorded: dict[int, Decision] = {}
     for comment in comments:
         decision, outcome = decisions[comment.id]
         site = sites[comment.site_id]
-        session.add_all([CheckResult(comment_id=comment.id, check_name=verdict.check,
-                                     check_version=verdict.version, score=verdict.score,
-                                     label=verdict.label, reasons=verdict.reasons)
-                         for verdict in outcome.verdicts])
         # A moderator who already decided wins; post-moderated comments can still be
         # pulled back.
         undecided = comment.status == CommentStatus.PENDING or (

@@ -106,3 +106,47 @@ def test_a_comment_past_its_attempts_is_held_without_holding_the_batch(
         assert "failed 5 times" in held[ids[0]].reason
         assert moderate_batch(db.session, ids[1], max_attempts=5, batch_size=8)[
             ids[1]].status == CommentStatus.APPROVED
+
+
+def test_a_database_error_gives_the_batch_back_at_once(
+        app: Flask, client: FlaskClient, demo_site: str, monkeypatch: Any) -> None:
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from workers import pipeline
+
+    ids = submit_many(client, 3)
+
+    def deadlock(*_: Any, **__: Any) -> Any:
+        raise OperationalError("UPDATE articles", {}, Exception("deadlock detected"))
+
+    with app.app_context():
+        monkeypatch.setattr(pipeline, "_decide_leased", deadlock)
+        with pytest.raises(OperationalError):
+            moderate_batch(db.session, ids[0], max_attempts=5, batch_size=8)
+        rows = db.session.execute(select(Comment.lease_until, Comment.moderation_attempts)
+                                  .where(Comment.id.in_(ids))).all()
+        assert rows == [(None, 0)] * 3, "released, and the attempt not counted"
+        monkeypatch.undo()
+        # The task's retry drains them all again, as one batch.
+        assert set(moderate_batch(db.session, ids[0], max_attempts=5, batch_size=8)) == set(ids)
+
+
+def test_any_other_error_releases_the_batch_but_counts_the_attempt(
+        app: Flask, client: FlaskClient, demo_site: str, monkeypatch: Any) -> None:
+    import pytest
+
+    from workers import pipeline
+
+    ids = submit_many(client, 2)
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    with app.app_context():
+        monkeypatch.setattr(pipeline, "_decide_leased", broken)
+        with pytest.raises(RuntimeError):
+            moderate_batch(db.session, ids[0], max_attempts=5, batch_size=8)
+        rows = db.session.execute(select(Comment.lease_until, Comment.moderation_attempts)
+                                  .where(Comment.id.in_(ids))).all()
+        assert rows == [(None, 1)] * 2
