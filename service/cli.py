@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,19 @@ def _app() -> Any:
     from service.app import create_app
 
     return create_app(_settings())
+
+
+@contextmanager
+def _database() -> Iterator[Any]:
+    """An app context whose session is ended and connections closed on the way out."""
+    from service.extensions import db as database
+
+    with _app().app_context():
+        try:
+            yield database.session
+        finally:
+            database.session.remove()
+            database.engine.dispose()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -223,17 +238,16 @@ def train_cmd(site_id: str, min_examples: int | None, as_json: bool) -> None:
     """
     import json
 
-    from service.extensions import db as database
     from workers.site_training import NotEnoughLabels, train_site_model
 
     settings = _settings()
-    with _app().app_context():
+    with _database() as session:
         try:
             report = train_site_model(
-                database.session, site_id, trained_by="cli",
+                session, site_id, trained_by="cli",
                 min_examples=min_examples or settings.train_min_examples)
         except (LookupError, NotEnoughLabels, RuntimeError) as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
+            raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(report.as_dict()) if as_json else report.summary())
 
 
@@ -262,17 +276,14 @@ def policy_replay(site_id: str, hold_threshold: float | None, reject_threshold: 
     """
     import json
 
-    from service.extensions import db as database
     from workers.replay import ReplayError, format_report, replay
 
-    with _app().app_context():
+    with _database() as session:
         try:
-            report = replay(database.session, site_id, hold=hold_threshold,
-                            reject=reject_threshold, mode=mode, since_days=since_days)
+            report = replay(session, site_id, hold=hold_threshold, reject=reject_threshold,
+                            mode=mode, since_days=since_days)
         except ReplayError as exc:
             raise click.ClickException(str(exc)) from None
-        finally:
-            database.session.rollback()
     click.echo(json.dumps(report.as_dict()) if as_json else format_report(report))
 
 

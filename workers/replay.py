@@ -103,8 +103,8 @@ class ReplayReport:
     # Against moderators: what the change alone does.
     newly_missed: int = 0  # confirmed spam/reject, caught or held now, approved under proposed
     newly_caught: int = 0  # confirmed spam/reject, not caught now, caught under proposed
-    approvals_newly_held: int = 0
-    approvals_newly_blocked: int = 0
+    approvals_newly_held: int = 0  # approved now, held under proposed
+    approvals_newly_blocked: int = 0  # approved or held now, rejected/spam under proposed
     approvals_newly_released: int = 0  # approved by a moderator, held/blocked now, not then
 
     def as_dict(self) -> dict[str, Any]:
@@ -182,9 +182,9 @@ def replay(session: Session, site_id: str, *, hold: float | None = None,
         trusted.update(session.scalars(
             select(Comment.id).join(Author, Author.id == Comment.author_id)
             .where(Comment.id.in_(chunk), Author.trust == TrustLevel.TRUSTED)))
-        labels.update(session.execute(
+        labels.update((comment_id, label) for comment_id, label in session.execute(
             select(ModerationLabel.comment_id, ModerationLabel.label)
-            .where(ModerationLabel.comment_id.in_(chunk))).tuples())
+            .where(ModerationLabel.comment_id.in_(chunk))))
 
     for comment_id in ids:
         standing = Standing(trusted=comment_id in trusted)
@@ -204,7 +204,7 @@ def replay(session: Session, site_id: str, *, hold: float | None = None,
         if label == LabelKind.HAM:
             if now == S.APPROVED and then == S.HELD:
                 report.approvals_newly_held += 1
-            elif now == S.APPROVED and then in CAUGHT:
+            elif now not in CAUGHT and then in CAUGHT:
                 report.approvals_newly_blocked += 1
             elif now != S.APPROVED and then == S.APPROVED:
                 report.approvals_newly_released += 1
