@@ -197,9 +197,9 @@ def train_site_model(session: Session, site_id: str, *, min_examples: int,
             f"site {site_id} has {n_spam} spam and {n_ham} ham labels; training needs at "
             f"least {min_examples} of each (moderators' 'spam' and 'approve' decisions "
             "make labels)")
-    started = time.perf_counter()
     from sklearn.metrics import roc_auc_score
 
+    started = time.perf_counter()
     oof, folds = cross_validate(texts, y)
     review_at, reject_at, points = choose_points(y, oof)
     distinct = len({normalize_for_model(t) for t in texts})
