@@ -8,6 +8,7 @@ decision on the same comment replaces the earlier one (the moderator changed the
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.domain.lifecycle import Actor
@@ -26,10 +27,18 @@ def record_label(session: Session, comment: Comment, action: str, actor: Actor) 
     existing = session.scalar(select(ModerationLabel)
                               .where(ModerationLabel.comment_id == comment.id))
     if existing is None:
-        session.add(ModerationLabel(site_id=comment.site_id, comment_id=comment.id,
-                                    author_id=comment.author_id, text=comment.body,
-                                    label=label, source=source[:80]))
-        return
+        try:
+            with session.begin_nested():
+                session.add(ModerationLabel(site_id=comment.site_id, comment_id=comment.id,
+                                            author_id=comment.author_id, text=comment.body,
+                                            label=label, source=source[:80]))
+            return
+        except IntegrityError:
+            # Another moderator's decision on this comment committed its label first.
+            existing = session.scalar(select(ModerationLabel)
+                                      .where(ModerationLabel.comment_id == comment.id))
+            if existing is None:
+                raise
     if existing.label == label and existing.text == comment.body:
         return  # a repeated decision changes nothing, not even the label's time
     existing.label = label

@@ -363,6 +363,7 @@ def test_replay_counts_changes_and_disagreements_with_moderators(
     text = cli(settings, "policy", "replay", "--site", "demo", "--reject-threshold", "0.7")
     assert "decisions that would change: 2" in text.output
     assert "held -> spam: 2" in text.output
+    print("\nreplay:", text.output)
     bad = cli(settings, "policy", "replay", "--site", "demo", "--hold-threshold", "0.8",
               "--reject-threshold", "0.6")
     assert bad.exit_code == 1
