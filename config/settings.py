@@ -153,6 +153,10 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "WEBHOOK_TIMEOUT_SECONDS": (_float(0.5, 60), "total time allowed for one webhook request"),
     "WEBHOOK_MAX_RESPONSE_BYTES": (_int(0, 1_000_000), "response bytes read and kept per try"),
     "WEBHOOK_DISABLE_AFTER_HOURS": (_float(0.0003, 8760), "disable an endpoint failing this long"),
+    "TRAIN_MIN_EXAMPLES": (_int(2, 100_000), "spam and ham labels each a site model needs"),
+    "RETRAIN_INTERVAL_SECONDS": (_float(10, 604_800), "how often beat looks for sites to retrain"),
+    "RETRAIN_MIN_NEW_LABELS": (_int(1, 1_000_000), "new labels since the last model to retrain"),
+    "SITE_MODEL_REFRESH_SECONDS": (_float(1, 3600), "how often workers look for new site models"),
 }
 
 
@@ -188,6 +192,10 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     webhook_max_response_bytes: int = 4096
     webhook_disable_after_hours: float = 120.0
+    train_min_examples: int = 10
+    retrain_interval_seconds: float = 3600.0
+    retrain_min_new_labels: int = 50
+    site_model_refresh_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,19 @@ def _app() -> Any:
     from service.app import create_app
 
     return create_app(_settings())
+
+
+@contextmanager
+def _database() -> Iterator[Any]:
+    """An app context whose session is ended and connections closed on the way out."""
+    from service.extensions import db as database
+
+    with _app().app_context():
+        try:
+            yield database.session
+        finally:
+            database.session.remove()
+            database.engine.dispose()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -190,14 +205,15 @@ def eval_cmd(data_path: str, as_json: bool, site_mode: str, hold_threshold: floa
     import json
 
     from service.models import ModerationMode
-    from workers.checks import default_checks
+    from workers.checks import offline_checks
     from workers.evaluation import EvaluationError, evaluate, format_report, load_labelled_csv
     from workers.policy import Policy
 
     try:
         data = load_labelled_csv(data_path)
-        checks = [c for c in default_checks() if c.name not in skip]
-        unknown = set(skip) - {c.name for c in default_checks()}
+        # Offline: no database, so no site's own model (site_spam) takes part.
+        checks = [c for c in offline_checks() if c.name not in skip]
+        unknown = set(skip) - {c.name for c in offline_checks()}
         if unknown:
             raise EvaluationError(f"unknown check(s) to skip: {', '.join(sorted(unknown))}")
         policy = Policy(mode=ModerationMode(site_mode), hold_threshold=hold_threshold,
@@ -207,6 +223,68 @@ def eval_cmd(data_path: str, as_json: bool, site_mode: str, hold_threshold: floa
     except EvaluationError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result.as_dict()) if as_json else format_report(result))
+
+
+@main.command("train")
+@click.option("--site", "site_id", required=True, help="the site whose labels to learn from")
+@click.option("--min-examples", type=click.IntRange(2, None), default=None,
+              help="labels needed of each class (default: WARDEN_TRAIN_MIN_EXAMPLES)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
+def train_cmd(site_id: str, min_examples: int | None, as_json: bool) -> None:
+    """Fit the site's own spam model from its moderators' labels.
+
+    Moderators' spam decisions are spam examples, approvals ham; the new version is stored
+    in the database and every worker uses it within WARDEN_SITE_MODEL_REFRESH_SECONDS.
+    """
+    import json
+
+    from workers.site_training import NotEnoughLabels, train_site_model
+
+    settings = _settings()
+    with _database() as session:
+        try:
+            report = train_site_model(
+                session, site_id, trained_by="cli",
+                min_examples=min_examples or settings.train_min_examples)
+        except (LookupError, NotEnoughLabels, RuntimeError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report.as_dict()) if as_json else report.summary())
+
+
+@main.group()
+def policy() -> None:
+    """Site policy what-ifs."""
+
+
+@policy.command("replay")
+@click.option("--site", "site_id", required=True)
+@click.option("--hold-threshold", type=float, default=None,
+              help="proposed hold threshold (default: the site's)")
+@click.option("--reject-threshold", type=float, default=None,
+              help="proposed reject threshold (default: the site's)")
+@click.option("--mode", type=click.Choice(["auto", "manual", "post"]), default=None,
+              help="proposed mode (default: the site's)")
+@click.option("--since", "since_days", type=click.FloatRange(0, None, min_open=True),
+              default=None, help="only comments from the last DAYS days")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
+def policy_replay(site_id: str, hold_threshold: float | None, reject_threshold: float | None,
+                  mode: str | None, since_days: float | None, as_json: bool) -> None:
+    """Re-decide the site's past comments from their stored check scores under proposed
+    thresholds; count changed decisions and compare with moderators' verdicts.
+
+    Runs no model and changes nothing.
+    """
+    import json
+
+    from workers.replay import ReplayError, format_report, replay
+
+    with _database() as session:
+        try:
+            report = replay(session, site_id, hold=hold_threshold, reject=reject_threshold,
+                            mode=mode, since_days=since_days)
+        except ReplayError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(report.as_dict()) if as_json else format_report(report))
 
 
 @main.command("settings")

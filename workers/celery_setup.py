@@ -22,6 +22,8 @@ from workers.dispatch import (
     QUEUE_WEBHOOKS,
 )
 
+RETRAIN_SITE_MODELS_TASK = "warden.retrain_site_models"
+
 
 def broker_options(settings: Settings) -> dict[str, Any]:
     if settings.broker_url.startswith("filesystem"):
@@ -58,6 +60,8 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
         worker_prefetch_multiplier=4,
         task_default_queue=QUEUE_MODERATION,
         task_routes={"warden.sweep_*": {"queue": QUEUE_HOUSEKEEPING},
+                     # Training takes seconds: never in front of comments waiting for checks.
+                     RETRAIN_SITE_MODELS_TASK: {"queue": QUEUE_HOUSEKEEPING},
                      DISPATCH_EVENTS_TASK: {"queue": QUEUE_WEBHOOKS},
                      DELIVER_WEBHOOK_TASK: {"queue": QUEUE_WEBHOOKS}},
         task_serializer="json",
@@ -75,6 +79,12 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
                 "task": "warden.sweep_moderation",
                 "schedule": settings.sweep_interval_seconds,
                 "options": {"expires": settings.sweep_interval_seconds * 2},
+            },
+            # Sites with WARDEN_RETRAIN_MIN_NEW_LABELS new moderator labels get a new model.
+            "retrain-site-models": {
+                "task": RETRAIN_SITE_MODELS_TASK,
+                "schedule": settings.retrain_interval_seconds,
+                "options": {"expires": settings.retrain_interval_seconds},
             },
             # Due webhook retries and lost deliveries; retry times live in the database.
             "sweep-webhooks": {

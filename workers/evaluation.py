@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from service.models import CommentStatus
-from workers.checks import Check, CommentContext, default_checks
+from workers.checks import Check, CommentContext, offline_checks
 from workers.pipeline import run_checks
 from workers.policy import Policy, Standing, decide
 
@@ -216,7 +216,7 @@ def evaluate(
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Run the worker's checks and policy over ``data`` in batches and measure them."""
-    checks = tuple(default_checks() if checks is None else checks)
+    checks = tuple(offline_checks() if checks is None else checks)
     policy = policy or Policy()
     preflight(checks)
     n = len(data)

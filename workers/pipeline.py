@@ -43,7 +43,10 @@ class Outcome:
 
 
 def run_checks(checks: Sequence[Check], contexts: Sequence[CommentContext]) -> list[Outcome]:
-    """Run every check over a batch; a check that raises counts as failed, not fatal."""
+    """Run every check over a batch; a check that raises counts as failed, not fatal.
+
+    A ``None`` verdict is "no opinion" (e.g. a site without its own model): skipped.
+    """
     per_comment: list[list[Verdict]] = [[] for _ in contexts]
     failed: list[list[str]] = [[] for _ in contexts]
     for check in checks:
@@ -55,7 +58,8 @@ def run_checks(checks: Sequence[Check], contexts: Sequence[CommentContext]) -> l
                 names.append(check.name)
             continue
         for bucket, verdict in zip(per_comment, verdicts, strict=True):
-            bucket.append(verdict)
+            if verdict is not None:
+                bucket.append(verdict)
     return [Outcome(v, f) for v, f in zip(per_comment, failed, strict=True)]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from service.domain.errors import DomainError, InvalidTransition, NotFound
 from service.domain.events import emit
+from service.domain.labels import record_label
 from service.domain.lifecycle import Actor, transition
 from service.domain.threads import Cursor
 from service.models import (
@@ -179,12 +180,17 @@ def get_comment(session: Session, comment_id: int, site_ids: list[str] | None) -
 
 def decide_comment(session: Session, comment: Comment, action: str, actor: Actor,
                    reason: str | None) -> bool:
-    """Apply a moderator's action; repeating it changes nothing. Reviews clear flags."""
+    """Apply a moderator's action and store it as a label; repeating it changes nothing.
+
+    Reviews clear flags.
+    """
     target = ACTIONS[action]
     if comment.status == S.DELETED:
         raise InvalidTransition("a deleted comment cannot be decided")
     changed = transition(session, comment, target, actor,
                          reason or f"{action} by moderator", {"action": action})
+    # The verdict becomes a labelled example in this same transaction (site learning).
+    record_label(session, comment, action, actor)
     if comment.flagged_at is not None:
         comment.flagged_at = None
         changed = True

@@ -14,6 +14,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from service.domain.events import emit
+from service.domain.labels import erase_labels, labels_of_author
 from service.domain.lifecycle import Actor, transition
 from service.domain.security import token_digest
 from service.models import AuditEntry, Author, CheckResult, Comment, CommentStatus, Flag
@@ -40,6 +41,10 @@ def export_author(session: Session, author: Author) -> dict[str, Any]:
         } for c in comments],
         "flags_made": [{"comment_id": f.comment_id, "reason": str(f.reason), "note": f.note,
                         "created_at": f.created_at} for f in flags],
+        # Moderators' verdicts on the author's text, kept to train the site's spam model.
+        "moderation_labels": [{"comment_id": label.comment_id, "label": str(label.label),
+                               "text": label.text, "created_at": label.created_at}
+                              for label in labels_of_author(session, author.id)],
     }
 
 
@@ -48,6 +53,9 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
     """Erase personal data; return how many comments became placeholders or were removed."""
     reply = aliased(Comment)
     placeholders = removed = 0
+    # Labelled examples hold a copy of the text: they go first (training never sees them
+    # again; the next model of the site is fitted without them).
+    labels = erase_labels(session, author.id)
     comments = session.scalars(select(Comment).where(Comment.author_id == author.id)).all()
     for comment in comments:
         if comment.status != CommentStatus.DELETED:
@@ -70,7 +78,7 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
     author.email_hash = None
     # The old token must stop working; nobody knows the new one.
     author.token_hash = token_digest(secrets.token_urlsafe(32))
-    counts = {"placeholders": placeholders, "removed": removed}
+    counts = {"placeholders": placeholders, "removed": removed, "labels": labels}
     session.add(AuditEntry(site_id=author.site_id, subject_type="author",
                            subject_id=str(author.id), action="author.erased",
                            actor_type=actor.type, actor_id=actor.id, details=counts))

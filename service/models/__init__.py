@@ -7,6 +7,7 @@ from service.models.author import Author, TrustLevel
 from service.models.base import Base, utcnow
 from service.models.comment import FINAL_STATUSES, CheckResult, Comment, CommentStatus
 from service.models.flag import Flag, FlagReason
+from service.models.learning import LabelKind, ModerationLabel, SiteModel
 from service.models.outbox import Event
 from service.models.site import ModerationMode, Site
 from service.models.webhook import Delivery, DeliveryAttempt, DeliveryStatus, WebhookEndpoint
@@ -27,9 +28,12 @@ __all__ = [
     "Event",
     "Flag",
     "FlagReason",
+    "LabelKind",
+    "ModerationLabel",
     "ModerationMode",
     "Role",
     "Site",
+    "SiteModel",
     "TrustLevel",
     "WebhookEndpoint",
     "utcnow",

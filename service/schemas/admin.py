@@ -140,6 +140,7 @@ class AuthorExportSchema(Schema):
     author = fields.Dict(required=True)
     comments = fields.List(fields.Dict(), required=True)
     flags_made = fields.List(fields.Dict(), required=True)
+    moderation_labels = fields.List(fields.Dict(), required=True)
 
 
 class EraseSchema(StrictSchema):
@@ -149,3 +150,4 @@ class EraseSchema(StrictSchema):
 class EraseOutSchema(Schema):
     placeholders = fields.Int(required=True)
     removed = fields.Int(required=True)
+    labels = fields.Int(required=True)

@@ -17,7 +17,7 @@ import pytest
 
 from training import train_spam, train_toxicity
 from training.eval_sets import SEED
-from workers.checks import Check, default_checks
+from workers.checks import Check, offline_checks
 from workers.evaluation import Evaluation, LabelledSet, evaluate, load_labelled_csv
 from workers.policy import Policy
 
@@ -28,7 +28,7 @@ HELD_OUT_VIDEO = "KatyPerry"
 
 def fresh_checks() -> list[Check]:
     """New instances of the shipped checks, so a model override applies to them only."""
-    return [type(c)() for c in default_checks()]
+    return [type(c)() for c in offline_checks()]
 
 
 def run(data: LabelledSet, monkeypatch: pytest.MonkeyPatch, **models: Path) -> Evaluation:

@@ -10,6 +10,7 @@ from workers.checks.behaviour import BehaviourCheck
 from workers.checks.links import LinksCheck
 from workers.checks.models_text import SpamTextCheck, ToxicityCheck
 from workers.checks.profanity import ProfanityCheck
+from workers.checks.site_spam import SiteSpamCheck
 from workers.checks.words import WordsCheck
 
 
@@ -17,8 +18,13 @@ from workers.checks.words import WordsCheck
 def default_checks() -> tuple[Check, ...]:
     """Built once per process: models load here, not per comment."""
     checks: list[Check] = [ToxicityCheck(), ProfanityCheck(), SpamTextCheck(), LinksCheck(),
-                           BaitCheck(), BehaviourCheck(), WordsCheck()]
+                           BaitCheck(), BehaviourCheck(), WordsCheck(), SiteSpamCheck()]
     return tuple(checks)
 
 
-__all__ = ["Check", "CommentContext", "Verdict", "default_checks"]
+def offline_checks() -> tuple[Check, ...]:
+    """The default checks that need no database (``warden eval``): no per-site models."""
+    return tuple(c for c in default_checks() if not getattr(c, "site_specific", False))
+
+
+__all__ = ["Check", "CommentContext", "Verdict", "default_checks", "offline_checks"]

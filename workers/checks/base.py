@@ -59,7 +59,7 @@ class Check(Protocol):
     version: str
     kind: Kind
 
-    def run_batch(self, contexts: Sequence[CommentContext]) -> list[Verdict]: ...
+    def run_batch(self, contexts: Sequence[CommentContext]) -> Sequence[Verdict | None]: ...
 
 
 def clamp(score: float) -> float:

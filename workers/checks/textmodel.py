@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import html
+import io
 import itertools
 import json
 import math
@@ -413,10 +414,25 @@ class LinearTextModel:
     @classmethod
     def load(cls, path: pathlib.Path) -> LinearTextModel:
         """Load an artefact written by :meth:`save`; never unpickles (``allow_pickle=False``)."""
-        with np.load(pathlib.Path(path), allow_pickle=False) as z:
+        return cls._load(pathlib.Path(path), str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LinearTextModel:
+        """Load the bytes of an artefact (e.g. a site's model stored in the database)."""
+        return cls._load(io.BytesIO(data), "artefact bytes")
+
+    def to_bytes(self) -> bytes:
+        """The same compressed, pickle-free npz as :meth:`save`, in memory."""
+        buffer = io.BytesIO()
+        self._write(buffer)
+        return buffer.getvalue()
+
+    @classmethod
+    def _load(cls, source: pathlib.Path | io.BytesIO, what: str) -> LinearTextModel:
+        with np.load(source, allow_pickle=False) as z:
             meta = json.loads(bytes(z["metadata"]).decode("utf-8"))
             if meta.get("format") != FORMAT:
-                raise ValueError(f"{path}: not a {FORMAT} artefact")
+                raise ValueError(f"{what}: not a {FORMAT} artefact")
             weights = {b["name"]: np.array(z[f"w_{b['name']}"]) for b in meta["blocks"]}
             idfs = {
                 b["name"]: np.array(z[f"idf_{b['name']}"])
@@ -428,6 +444,11 @@ class LinearTextModel:
 
     def save(self, path: pathlib.Path) -> None:
         """Write weights, IDF factors and JSON metadata to a compressed, pickle-free npz."""
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write(path)
+
+    def _write(self, target: pathlib.Path | io.BytesIO) -> None:
         meta = dict(self.metadata)
         meta["format"] = FORMAT
         arrays: dict[str, np.ndarray] = {
@@ -440,9 +461,7 @@ class LinearTextModel:
             arrays[f"w_{b.name}"] = self.weights[b.name].astype(np.float32)
             if b.use_idf:
                 arrays[f"idf_{b.name}"] = self.idfs[b.name].astype(np.float32)
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+        np.savez_compressed(target, **arrays)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ scoring
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:

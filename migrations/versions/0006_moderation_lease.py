@@ -1,7 +1,7 @@
 """moderation lease: a worker batch holds the comments it is checking
 
-Revision ID: 0005_lease
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-25 19:00:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0005_lease'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
