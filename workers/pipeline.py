@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -35,12 +35,18 @@ VELOCITY_WINDOW = timedelta(minutes=10)
 class Outcome:
     verdicts: list[Verdict]
     failed: list[str]
+    # Checks that gave no opinion (a remote provider timed out or erred): not a failure.
+    no_opinion: list[str] = field(default_factory=list)
 
 
 def run_checks(checks: Sequence[Check], contexts: Sequence[CommentContext]) -> list[Outcome]:
-    """Run every check over a batch; a check that raises counts as failed, not fatal."""
+    """Run every check over a batch; a check that raises counts as failed, not fatal.
+
+    A ``None`` verdict is "no opinion": skipped, so the other checks decide alone.
+    """
     per_comment: list[list[Verdict]] = [[] for _ in contexts]
     failed: list[list[str]] = [[] for _ in contexts]
+    silent: list[list[str]] = [[] for _ in contexts]
     for check in checks:
         try:
             verdicts = check.run_batch(contexts)
@@ -49,9 +55,12 @@ def run_checks(checks: Sequence[Check], contexts: Sequence[CommentContext]) -> l
             for names in failed:
                 names.append(check.name)
             continue
-        for bucket, verdict in zip(per_comment, verdicts, strict=True):
-            bucket.append(verdict)
-    return [Outcome(v, f) for v, f in zip(per_comment, failed, strict=True)]
+        for bucket, quiet, verdict in zip(per_comment, silent, verdicts, strict=True):
+            if verdict is None:
+                quiet.append(check.name)
+            else:
+                bucket.append(verdict)
+    return [Outcome(v, f, q) for v, f, q in zip(per_comment, failed, silent, strict=True)]
 
 
 def gather_context(session: Session, comment: Comment, site: Site) -> CommentContext:
@@ -92,6 +101,9 @@ def gather_context(session: Session, comment: Comment, site: Site) -> CommentCon
         suspect_words=tuple(site.suspect_words or ()),
         allowed_link_domains=tuple(site.allowed_link_domains or ()),
         blocked_link_domains=tuple(site.blocked_link_domains or ()),
+        user_ip=comment.ip_address, user_agent=comment.user_agent,
+        permalink=comment.article.url, site_url=next(iter(site.allowed_origins or ()), None),
+        is_reply=comment.parent_id is not None,
     )
 
 

@@ -8,6 +8,7 @@ from service.models.base import Base, utcnow
 from service.models.comment import FINAL_STATUSES, CheckResult, Comment, CommentStatus
 from service.models.flag import Flag, FlagReason
 from service.models.outbox import Event
+from service.models.provider_report import ProviderReport, ReportStatus
 from service.models.site import ModerationMode, Site
 from service.models.webhook import Delivery, DeliveryAttempt, DeliveryStatus, WebhookEndpoint
 
@@ -28,6 +29,8 @@ __all__ = [
     "Flag",
     "FlagReason",
     "ModerationMode",
+    "ProviderReport",
+    "ReportStatus",
     "Role",
     "Site",
     "TrustLevel",
