@@ -175,6 +175,7 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "PERSPECTIVE_URL": (_url(("http", "https")), "Perspective API base URL"),
     "PERSPECTIVE_LANGUAGES": (_languages, "languages of the comments, or auto"),
     "REMOTE_TIMEOUT_SECONDS": (_float(0.1, 30), "connect and read time-out per remote call"),
+    "REMOTE_FEEDBACK_RETRY_SCHEDULE": (_delays, "seconds between tries of a spam/ham report"),
 }
 
 #: Settings whose values are secrets: never printed, logged or shown in a repr.
@@ -220,6 +221,7 @@ class Settings:
     perspective_url: str = "https://commentanalyzer.googleapis.com"
     perspective_languages: str = "en"
     remote_timeout_seconds: float = 3.0
+    remote_feedback_retry_schedule: str = "10,60,300,1800,7200"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

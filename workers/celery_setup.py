@@ -20,6 +20,7 @@ from workers.dispatch import (
     QUEUE_HOUSEKEEPING,
     QUEUE_MODERATION,
     QUEUE_WEBHOOKS,
+    REPORT_TASK,
 )
 
 
@@ -59,7 +60,8 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
         task_default_queue=QUEUE_MODERATION,
         task_routes={"warden.sweep_*": {"queue": QUEUE_HOUSEKEEPING},
                      DISPATCH_EVENTS_TASK: {"queue": QUEUE_WEBHOOKS},
-                     DELIVER_WEBHOOK_TASK: {"queue": QUEUE_WEBHOOKS}},
+                     DELIVER_WEBHOOK_TASK: {"queue": QUEUE_WEBHOOKS},
+                     REPORT_TASK: {"queue": QUEUE_WEBHOOKS}},
         task_serializer="json",
         accept_content=["json"],
         timezone="UTC",
@@ -79,6 +81,12 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
             # Due webhook retries and lost deliveries; retry times live in the database.
             "sweep-webhooks": {
                 "task": "warden.sweep_webhooks",
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"expires": settings.sweep_interval_seconds * 2},
+            },
+            # Spam/ham reports to remote providers: due retries and lost sends.
+            "sweep-provider-reports": {
+                "task": "warden.sweep_provider_reports",
                 "schedule": settings.sweep_interval_seconds,
                 "options": {"expires": settings.sweep_interval_seconds * 2},
             },

@@ -1,5 +1,5 @@
 """Celery tasks: thin routing onto domain code; each receives ids only."""
 
-from workers.tasks import moderation, sweeps, webhooks
+from workers.tasks import moderation, providers, sweeps, webhooks
 
-__all__ = ["moderation", "sweeps", "webhooks"]
+__all__ = ["moderation", "providers", "sweeps", "webhooks"]
