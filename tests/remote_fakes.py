@@ -49,6 +49,7 @@ class FakeProviders:
         self.akismet = "auto"  # auto | spam | blatant | ham | invalid | 500 | hang | garbage
         self.perspective = "auto"  # auto | toxic | clean | 500 | hang | garbage
         self.submit = "thanks"  # thanks | 500 | invalid: how submit-spam/-ham answer
+        self.submit_failures = 0  # answer this many submits 500 first, then as ``submit``
         self.calls: list[Call] = []
         self.violations: list[str] = []
         self._lock = threading.Lock()
@@ -180,7 +181,12 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
                 fake._violation(problem)
                 self._send(400, problem.encode())
                 return
-            if form["api_key"] != AKISMET_KEY or fake.submit == "invalid":
+            with fake._lock:
+                fail_now = fake.submit_failures > 0
+                fake.submit_failures -= fail_now
+            if fail_now:
+                self._send(500, b"internal error")
+            elif form["api_key"] != AKISMET_KEY or fake.submit == "invalid":
                 self._send(200, b"invalid")
             elif not self._failure(fake.submit):
                 self._send(200, THANKS)
