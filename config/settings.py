@@ -161,7 +161,7 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "RATE_LIMIT_FLAG": (_rate_limit, "flags per address"),
     "LOG_LEVEL": (_log_level, "log level"),
     "DATA_DIR": (_str, "labelled comments for tests and evaluation"),
-    "IP_RETENTION_DAYS": (_int(1, 3650), "days hashed addresses and user agents are kept"),
+    "IP_RETENTION_DAYS": (_int(1, 3650), "days addresses and user agents are kept"),
     "WEBHOOK_RETRY_SCHEDULE": (_delays, "seconds between webhook tries, comma-separated"),
     "WEBHOOK_ALLOW_PRIVATE": (_bool, "allow webhook URLs on private/loopback addresses"),
     "WEBHOOK_TIMEOUT_SECONDS": (_float(0.5, 60), "total time allowed for one webhook request"),

@@ -68,7 +68,7 @@ class Check(Protocol):
     version: str
     kind: Kind
 
-    def run_batch(self, contexts: Sequence[CommentContext]) -> list[Verdict | None]:
+    def run_batch(self, contexts: Sequence[CommentContext]) -> Sequence[Verdict | None]:
         """One entry per context; ``None`` means "no opinion" (a remote provider could not
         answer), which neither holds the comment nor counts as a failed check."""
         ...
