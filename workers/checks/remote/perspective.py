@@ -27,7 +27,7 @@ ATTRIBUTES = ("TOXICITY", "SEVERE_TOXICITY", "INSULT", "THREAT", "IDENTITY_ATTAC
 REVIEW_AT = 0.7
 REJECT_AT = 0.95
 MENTION_FROM = 0.5  # other attributes named in the reason from this score
-MAX_CHARS = 20_000  # Perspective refuses longer texts (20 KB); ours are far shorter
+MAX_BYTES = 20_000  # Perspective refuses texts over 20 KB; ours are normally far shorter
 
 
 class PerspectiveCheck:
@@ -57,7 +57,7 @@ class PerspectiveCheck:
 
     def request_body(self, context: CommentContext) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "comment": {"text": context.text[:MAX_CHARS]},
+            "comment": {"text": _clip_bytes(context.text, MAX_BYTES)},
             "requestedAttributes": {name: {} for name in ATTRIBUTES},
             "doNotStore": True,
         }
@@ -81,6 +81,11 @@ class PerspectiveCheck:
         reason = "perspective " + ", ".join(named)
         return Verdict(self.name, self.version, self.kind,
                        calibrate(toxicity, REVIEW_AT, REJECT_AT), [reason])
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    """At most ``limit`` UTF-8 bytes, never cutting a character in half."""
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 def parse_scores(response: httpx.Response) -> dict[str, float]:
