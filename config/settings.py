@@ -103,6 +103,21 @@ def delays_of(text: str) -> tuple[float, ...]:
     return tuple(float(part) for part in text.split(","))
 
 
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+
+
+def _languages(name: str, raw: str) -> str:
+    """Comma-separated language codes such as ``en,de``, or ``auto`` (the provider guesses)."""
+    value = raw.strip()
+    if value.lower() == "auto":
+        return "auto"
+    codes = [part.strip() for part in value.split(",") if part.strip()]
+    if not codes or not all(_LANGUAGE.match(code) for code in codes):
+        raise SettingsError(f"{PREFIX}{name}: expected e.g. 'en' or 'en,de' or 'auto', "
+                            f"got {raw!r}")
+    return ",".join(codes)
+
+
 def _log_level(name: str, raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -147,7 +162,7 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "RATE_LIMIT_FLAG": (_rate_limit, "flags per address"),
     "LOG_LEVEL": (_log_level, "log level"),
     "DATA_DIR": (_str, "labelled comments for tests and evaluation"),
-    "IP_RETENTION_DAYS": (_int(1, 3650), "days hashed addresses and user agents are kept"),
+    "IP_RETENTION_DAYS": (_int(1, 3650), "days addresses and user agents are kept"),
     "WEBHOOK_RETRY_SCHEDULE": (_delays, "seconds between webhook tries, comma-separated"),
     "WEBHOOK_ALLOW_PRIVATE": (_bool, "allow webhook URLs on private/loopback addresses"),
     "WEBHOOK_TIMEOUT_SECONDS": (_float(0.5, 60), "total time allowed for one webhook request"),
@@ -157,7 +172,19 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "RETRAIN_INTERVAL_SECONDS": (_float(10, 604_800), "how often beat looks for sites to retrain"),
     "RETRAIN_MIN_NEW_LABELS": (_int(1, 1_000_000), "new labels since the last model to retrain"),
     "SITE_MODEL_REFRESH_SECONDS": (_float(1, 3600), "how often workers look for new site models"),
+    "AKISMET_KEY": (_str, "Akismet API key (secret); empty: Akismet is off"),
+    "AKISMET_BLOG": (_str, "site URL sent to Akismet; empty: each site's first origin"),
+    "AKISMET_URL": (_url(("http", "https")), "Akismet API base URL"),
+    "AKISMET_TEST": (_bool, "send is_test=1 so Akismet learns nothing (staging)"),
+    "PERSPECTIVE_KEY": (_str, "Perspective API key (secret); empty: Perspective is off"),
+    "PERSPECTIVE_URL": (_url(("http", "https")), "Perspective API base URL"),
+    "PERSPECTIVE_LANGUAGES": (_languages, "languages of the comments, or auto"),
+    "REMOTE_TIMEOUT_SECONDS": (_float(0.1, 30), "connect and read time-out per remote call"),
+    "REMOTE_FEEDBACK_RETRY_SCHEDULE": (_delays, "seconds between tries of a spam/ham report"),
 }
+
+#: Settings whose values are secrets: never printed, logged or shown in a repr.
+SECRET_SETTINGS = frozenset({"SECRET_KEY", "AKISMET_KEY", "PERSPECTIVE_KEY"})
 
 
 @dataclass(frozen=True)
@@ -196,6 +223,15 @@ class Settings:
     retrain_interval_seconds: float = 3600.0
     retrain_min_new_labels: int = 50
     site_model_refresh_seconds: float = 30.0
+    akismet_key: str = field(default="", repr=False)
+    akismet_blog: str = ""
+    akismet_url: str = "https://rest.akismet.com"
+    akismet_test: bool = False
+    perspective_key: str = field(default="", repr=False)
+    perspective_url: str = "https://commentanalyzer.googleapis.com"
+    perspective_languages: str = "en"
+    remote_timeout_seconds: float = 3.0
+    remote_feedback_retry_schedule: str = "10,60,300,1800,7200"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -229,6 +265,14 @@ class Settings:
         return delays_of(self.webhook_retry_schedule)
 
     @property
+    def akismet_enabled(self) -> bool:
+        return bool(self.akismet_key)
+
+    @property
+    def perspective_enabled(self) -> bool:
+        return bool(self.perspective_key)
+
+    @property
     def broker_folder(self) -> Path:
         return Path(self.instance_dir) / "broker"
 
@@ -237,7 +281,7 @@ class Settings:
         """(variable, default, help) rows for the README table and ``warden settings``."""
         defaults = {f.name: f.default for f in fields(Settings)}
         return [
-            (PREFIX + name, str(defaults[name.lower()]), help_)
+            (PREFIX + name, "" if name in SECRET_SETTINGS else str(defaults[name.lower()]), help_)
             for name, (_c, help_) in _COERCERS.items()
         ]
 

@@ -32,6 +32,12 @@ LATENCY = Histogram("warden_http_request_duration_seconds", "Time to answer an H
                     ["method", "endpoint"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 
+# Counted in the process that made the call (simulate in the web; moderation in the worker,
+# which Prometheus sees only through PROMETHEUS_MULTIPROC_DIR shared with a web process).
+REMOTE_NO_OPINION = Counter("warden_remote_no_opinion_total",
+                            "Remote provider calls that gave no opinion (time-out, error)",
+                            ["provider", "reason"])
+
 
 class ModerationCollector(Collector):
     """Gauges computed from the database at scrape time."""
@@ -67,6 +73,7 @@ class ModerationCollector(Collector):
             yield GaugeMetricFamily("warden_outbox_undispatched",
                                     "Events not yet fanned out to webhooks", value=undispatched)
             yield from _webhook_gauges(db.session)
+            yield from _report_gauges(db.session)
             db.session.remove()
 
 
@@ -87,6 +94,19 @@ def _webhook_gauges(session: Any) -> Iterator[GaugeMetricFamily]:
                                          .group_by(Delivery.status)):
         deliveries.add_metric([str(status)], count)
     yield deliveries
+
+
+def _report_gauges(session: Any) -> Iterator[GaugeMetricFamily]:
+    from service.models import ProviderReport
+
+    reports = GaugeMetricFamily("warden_provider_reports",
+                                "Moderator verdicts reported to remote providers, by status",
+                                labels=["provider", "status"])
+    for provider, status, count in session.execute(
+            select(ProviderReport.provider, ProviderReport.status, func.count())
+            .group_by(ProviderReport.provider, ProviderReport.status)):
+        reports.add_metric([provider, str(status)], count)
+    yield reports
 
 
 def init_metrics(app: Flask) -> None:
@@ -115,5 +135,6 @@ def _expose(app: Flask) -> Response:
     else:
         registry.register(REQUESTS)
         registry.register(LATENCY)
+        registry.register(REMOTE_NO_OPINION)
     registry.register(ModerationCollector(app))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -20,6 +20,7 @@ from workers.dispatch import (
     QUEUE_HOUSEKEEPING,
     QUEUE_MODERATION,
     QUEUE_WEBHOOKS,
+    REPORT_TASK,
 )
 
 RETRAIN_SITE_MODELS_TASK = "warden.retrain_site_models"
@@ -63,7 +64,8 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
                      # Training takes seconds: never in front of comments waiting for checks.
                      RETRAIN_SITE_MODELS_TASK: {"queue": QUEUE_HOUSEKEEPING},
                      DISPATCH_EVENTS_TASK: {"queue": QUEUE_WEBHOOKS},
-                     DELIVER_WEBHOOK_TASK: {"queue": QUEUE_WEBHOOKS}},
+                     DELIVER_WEBHOOK_TASK: {"queue": QUEUE_WEBHOOKS},
+                     REPORT_TASK: {"queue": QUEUE_WEBHOOKS}},
         task_serializer="json",
         accept_content=["json"],
         timezone="UTC",
@@ -89,6 +91,12 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
             # Due webhook retries and lost deliveries; retry times live in the database.
             "sweep-webhooks": {
                 "task": "warden.sweep_webhooks",
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"expires": settings.sweep_interval_seconds * 2},
+            },
+            # Spam/ham reports to remote providers: due retries and lost sends.
+            "sweep-provider-reports": {
+                "task": "warden.sweep_provider_reports",
                 "schedule": settings.sweep_interval_seconds,
                 "options": {"expires": settings.sweep_interval_seconds * 2},
             },

@@ -22,6 +22,7 @@ log = logging.getLogger("warden.dispatch")
 MODERATE_TASK = "warden.moderate_comment"
 DISPATCH_EVENTS_TASK = "warden.dispatch_events"
 DELIVER_WEBHOOK_TASK = "warden.deliver_webhook"
+REPORT_TASK = "warden.report_to_providers"
 QUEUE_MODERATION = "moderation"
 QUEUE_WEBHOOKS = "webhooks"
 QUEUE_HOUSEKEEPING = "housekeeping"
@@ -107,6 +108,13 @@ def enqueue_event_dispatch() -> bool:
 def enqueue_delivery(delivery_id: int) -> bool:
     return _send(DELIVER_WEBHOOK_TASK, [delivery_id], QUEUE_WEBHOOKS,
                  f"webhook delivery {delivery_id}")
+
+
+def enqueue_report(report_id: int) -> bool:
+    """Wake the feedback sender after a commit that wrote a provider report."""
+    if not has_app_context() or "warden_celery" not in current_app.extensions:
+        return False
+    return _send(REPORT_TASK, [report_id], QUEUE_WEBHOOKS, f"provider report {report_id}")
 
 
 def _send(task: str, args: list[int], queue: str, what: str, *, celery: Celery | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -40,15 +40,19 @@ DEFAULT_LEASE = timedelta(seconds=30)
 class Outcome:
     verdicts: list[Verdict]
     failed: list[str]
+    # Checks that gave no opinion (a remote provider timed out or erred): not a failure.
+    no_opinion: list[str] = field(default_factory=list)
 
 
 def run_checks(checks: Sequence[Check], contexts: Sequence[CommentContext]) -> list[Outcome]:
     """Run every check over a batch; a check that raises counts as failed, not fatal.
 
-    A ``None`` verdict is "no opinion" (e.g. a site without its own model): skipped.
+    A ``None`` verdict is "no opinion" (a site without its own model, a remote provider
+    that could not answer): skipped, so the other checks decide alone.
     """
     per_comment: list[list[Verdict]] = [[] for _ in contexts]
     failed: list[list[str]] = [[] for _ in contexts]
+    silent: list[list[str]] = [[] for _ in contexts]
     for check in checks:
         try:
             verdicts = check.run_batch(contexts)
@@ -57,10 +61,12 @@ def run_checks(checks: Sequence[Check], contexts: Sequence[CommentContext]) -> l
             for names in failed:
                 names.append(check.name)
             continue
-        for bucket, verdict in zip(per_comment, verdicts, strict=True):
-            if verdict is not None:
+        for bucket, quiet, verdict in zip(per_comment, silent, verdicts, strict=True):
+            if verdict is None:
+                quiet.append(check.name)
+            else:
                 bucket.append(verdict)
-    return [Outcome(v, f) for v, f in zip(per_comment, failed, strict=True)]
+    return [Outcome(v, f, q) for v, f, q in zip(per_comment, failed, silent, strict=True)]
 
 
 @dataclass
@@ -126,6 +132,9 @@ def _context(comment: Comment, site: Site, facts: _Facts) -> CommentContext:
         suspect_words=tuple(site.suspect_words or ()),
         allowed_link_domains=tuple(site.allowed_link_domains or ()),
         blocked_link_domains=tuple(site.blocked_link_domains or ()),
+        user_ip=comment.ip_address, user_agent=comment.user_agent,
+        permalink=comment.article.url, site_url=next(iter(site.allowed_origins or ()), None),
+        is_reply=comment.parent_id is not None,
     )
 
 
@@ -199,31 +208,34 @@ def _release(session: Session, ids: Sequence[int], *, transient: bool) -> None:
 
 
 def _decide_leased(session: Session, ids: list[int], max_attempts: int) -> dict[int, Decision]:
-    # Read and run the checks without holding SQLite's write lock (a plain snapshot), then
-    # end that snapshot: the write lock is taken only for the short claim-and-record below.
+    # Read in a plain snapshot (no SQLite write lock), end it, and only then run the checks:
+    # remote providers may take seconds, and no transaction stays open meanwhile. The
+    # write lock is taken only for the short claim-and-record below.
+    decisions: dict[int, tuple[Decision, Outcome]] = {}
+    to_check: list[tuple[int, CommentContext, Policy, Standing]] = []
     with sqlite.reading():
         comments = _load(session, ids)
         sites = {site.id: site for site in session.scalars(
             select(Site).where(Site.id.in_({c.site_id for c in comments})))}
-        decisions: dict[int, tuple[Decision, Outcome]] = {}
-        to_check = []
+        fresh = []
         for comment in comments:
             if comment.moderation_attempts > max_attempts:
                 decisions[comment.id] = (Decision(
                     CommentStatus.HELD, f"moderation failed {max_attempts} times; a human "
                     "should look", "policy"), Outcome([], []))
             else:
-                to_check.append(comment)
-        if to_check:
-            facts = _gather_facts(session, to_check)
-            contexts = [_context(c, sites[c.site_id], facts) for c in to_check]
-            for comment, outcome in zip(to_check, run_checks(default_checks(), contexts),
-                                        strict=True):
-                site = sites[comment.site_id]
-                decisions[comment.id] = (decide(outcome.verdicts, policy_for(site),
-                                                standing_of(comment, site), outcome.failed),
-                                         outcome)
+                fresh.append(comment)
+        if fresh:
+            facts = _gather_facts(session, fresh)
+            to_check = [(c.id, _context(c, sites[c.site_id], facts),
+                         policy_for(sites[c.site_id]), standing_of(c, sites[c.site_id]))
+                        for c in fresh]
         session.rollback()
+    if to_check:
+        outcomes = run_checks(default_checks(), [context for _, context, _, _ in to_check])
+        for (comment_id, _, policy, standing), outcome in zip(to_check, outcomes, strict=True):
+            decisions[comment_id] = (decide(outcome.verdicts, policy, standing,
+                                            outcome.failed), outcome)
 
     # Claim: only one run can flip checked_at from NULL, whatever the races.
     claimed = set(session.scalars(
@@ -263,14 +275,22 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int) -> dict[
         )
         if undecided:
             transition(session, comment, decision.status, Actor.system(decision.decided_by),
-                       decision.reason, {"scores": {v.check: round(v.score, 4)
-                                                    for v in outcome.verdicts}})
+                       decision.reason, _details(outcome))
         recorded[comment.id] = decision
     session.commit()
     for comment_id_, decision in recorded.items():
         log.info("comment %s -> %s: %s", comment_id_, decision.status, decision.reason,
                  extra={"comment_id": comment_id_, "decision": str(decision.status)})
     return recorded
+
+
+def _details(outcome: Outcome) -> dict[str, Any]:
+    """What the audit entry keeps of the checks: scores, and who had no opinion."""
+    details: dict[str, Any] = {"scores": {v.check: round(v.score, 4)
+                                          for v in outcome.verdicts}}
+    if outcome.no_opinion:
+        details["no_opinion"] = list(outcome.no_opinion)
+    return details
 
 
 def _lease(session: Session, comment_id: int, batch_size: int, lease: timedelta) -> list[int]:

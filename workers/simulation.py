@@ -10,8 +10,10 @@ from workers.pipeline import policy_for, run_checks
 from workers.policy import Standing, decide
 
 
-def simulate(site: Site, text: str, parent_text: str | None,
-             author: Author | None) -> dict[str, Any]:
+def simulate(site: Site, text: str, parent_text: str | None, author: Author | None,
+             *, user_ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
+    """``user_ip``/``user_agent`` stand in for a reader's (Akismet needs them): the API
+    passes the moderator's own; remote providers are told it is a test (``is_test``)."""
     context = CommentContext(
         text=text, site_id=site.id, parent_text=parent_text,
         author_approved=author.approved_count if author else 0,
@@ -20,6 +22,9 @@ def simulate(site: Site, text: str, parent_text: str | None,
         suspect_words=tuple(site.suspect_words or ()),
         allowed_link_domains=tuple(site.allowed_link_domains or ()),
         blocked_link_domains=tuple(site.blocked_link_domains or ()),
+        user_ip=user_ip, user_agent=user_agent,
+        site_url=next(iter(site.allowed_origins or ()), None),
+        is_reply=parent_text is not None, is_test=True,
     )
     outcome = run_checks(default_checks(), [context])[0]
     standing = Standing(
@@ -33,4 +38,5 @@ def simulate(site: Site, text: str, parent_text: str | None,
         "decided_by": decision.decided_by,
         "checks": [{"name": v.check, "version": v.version, "score": v.score, "label": v.label,
                     "reasons": v.reasons} for v in outcome.verdicts],
+        "no_opinion": outcome.no_opinion,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -238,4 +239,5 @@ class Simulate(MethodView):
         author = None
         if args["author"] is not None:
             author = mod.get_author(db.session, args["author"], [site.id])
-        return simulate(site, args["text"], args["parent_text"], author)
+        return simulate(site, args["text"], args["parent_text"], author,
+                        user_ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from service.domain import feedback
 from service.domain.errors import DomainError, InvalidTransition, NotFound
 from service.domain.events import emit
 from service.domain.labels import record_label
@@ -187,10 +188,13 @@ def decide_comment(session: Session, comment: Comment, action: str, actor: Actor
     target = ACTIONS[action]
     if comment.status == S.DELETED:
         raise InvalidTransition("a deleted comment cannot be decided")
+    previous = comment.status
     changed = transition(session, comment, target, actor,
                          reason or f"{action} by moderator", {"action": action})
     # The verdict becomes a labelled example in this same transaction (site learning).
     record_label(session, comment, action, actor)
+    if changed:
+        feedback.queue_reports(session, comment, previous, actor)  # sent later, by a task
     if comment.flagged_at is not None:
         comment.flagged_at = None
         changed = True

@@ -46,6 +46,8 @@ class Submission:
 @dataclass(frozen=True)
 class ClientInfo:
     ip_hash: str | None = None
+    # The plain address: given only while Akismet is enabled (it needs user_ip).
+    ip_address: str | None = None
     user_agent: str | None = None
     author_token: str | None = None
     idempotency_key: str | None = None
@@ -106,6 +108,7 @@ def submit_comment(session: Session, site: Site, data: Submission, client: Clien
         fingerprint=fingerprint(body),
         status=CommentStatus.PENDING,
         ip_hash=client.ip_hash,
+        ip_address=(client.ip_address or "")[:45] or None,
         user_agent=(client.user_agent or "")[:300] or None,
         client_signals=_client_signals(data),
         idempotency_key=client.idempotency_key,

@@ -9,6 +9,7 @@ from service.models.comment import FINAL_STATUSES, CheckResult, Comment, Comment
 from service.models.flag import Flag, FlagReason
 from service.models.learning import LabelKind, ModerationLabel, SiteModel
 from service.models.outbox import Event
+from service.models.provider_report import ProviderReport, ReportStatus
 from service.models.site import ModerationMode, Site
 from service.models.webhook import Delivery, DeliveryAttempt, DeliveryStatus, WebhookEndpoint
 
@@ -31,6 +32,8 @@ __all__ = [
     "LabelKind",
     "ModerationLabel",
     "ModerationMode",
+    "ProviderReport",
+    "ReportStatus",
     "Role",
     "Site",
     "SiteModel",

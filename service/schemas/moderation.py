@@ -192,3 +192,6 @@ class SimulateOutSchema(Schema):
     reason = fields.Str()
     decided_by = fields.Str()
     checks = fields.List(fields.Nested(CheckOutSchema))
+    no_opinion = fields.List(fields.Str(), metadata={
+        "description": "remote providers that could not answer (time-out, error); the "
+                       "other checks decided without them"})

@@ -474,12 +474,16 @@ def test_rate_limit_per_author_follows_the_token_across_addresses(app: Flask,
 
 
 def test_secrets_never_reach_the_logs(client: FlaskClient, app: Flask,
-                                      caplog: pytest.LogCaptureFixture) -> None:
+                                      caplog: pytest.LogCaptureFixture,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import logging
 
     from service.domain.sites import create_api_key
 
     caplog.set_level(logging.DEBUG)
+    # warden.* does not propagate to the root logger that caplog listens on.
+    monkeypatch.setattr(logging.getLogger("warden"), "handlers",
+                        [*logging.getLogger("warden").handlers, caplog.handler])
     with app.app_context():
         _key, plain = create_api_key(db.session, "demo", "admin")
         db.session.commit()
@@ -491,6 +495,43 @@ def test_secrets_never_reach_the_logs(client: FlaskClient, app: Flask,
     assert made.status_code == 201
     client.get("/api/v1/moderation/comments", headers={"Authorization": f"Bearer {plain}"})
     decide_all(app)
+    remote_keys = _use_remote_providers(app, plain)
     logged = caplog.text
-    for secret in (plain, doc["author_token"], made.get_json()["secret"]):
+    assert "gave no opinion" in logged  # the failure paths below were logged, keys aside
+    for secret in (plain, doc["author_token"], made.get_json()["secret"], *remote_keys):
         assert secret not in logged
+
+
+def _use_remote_providers(app: Flask, admin_key: str) -> tuple[str, ...]:
+    """Akismet and Perspective on fakes: answers, failures, a refused key, feedback."""
+    from dataclasses import replace
+
+    from service.app import create_app
+    from service.domain import feedback
+    from service.models import ProviderReport
+    from tests.remote_fakes import AKISMET_KEY, PERSPECTIVE_KEY, FakeProviders
+
+    wrong = ("wrong-akismet-key-0b7e1", "wrong-perspective-key-77c3")
+    with FakeProviders() as fake:
+        for akismet_key, perspective_key, mode in [(AKISMET_KEY, PERSPECTIVE_KEY, "auto"),
+                                                   (AKISMET_KEY, PERSPECTIVE_KEY, "500"),
+                                                   (AKISMET_KEY, PERSPECTIVE_KEY, "hang"),
+                                                   (*wrong, "auto")]:
+            fake.akismet = fake.perspective = fake.submit = mode
+            remote = create_app(replace(app.config["WARDEN"], akismet_key=akismet_key,
+                                        akismet_url=fake.url, perspective_key=perspective_key,
+                                        perspective_url=fake.url, remote_timeout_seconds=0.3))
+            client = remote.test_client()
+            comment_id = submit(client, body="You idiot, buy my pills.").get_json()["id"]
+            decide_all(remote)
+            client.post("/api/v1/moderation/simulate", headers={
+                "Authorization": f"Bearer {admin_key}"}, json={"text": "Hello there."})
+            client.post(f"/api/v1/moderation/comments/{comment_id}/decision", headers={
+                "Authorization": f"Bearer {admin_key}"}, json={"action": "spam"})
+            with remote.app_context():
+                for report_id in db.session.scalars(select(ProviderReport.id)).all():
+                    feedback.send_report(db.session, report_id, remote.config["WARDEN"])
+                db.session.remove()
+                db.engine.dispose()
+        assert fake.received("/1.1/submit-spam")
+    return (AKISMET_KEY, PERSPECTIVE_KEY, *wrong)

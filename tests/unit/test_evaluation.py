@@ -189,15 +189,15 @@ def test_eval_command_errors_are_one_line(tmp_path: Path, small_csv: Path,
 def test_eval_command_missing_model_artefact(small_csv: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A WARDEN_SPAM_MODEL pointing nowhere fails clearly instead of holding every row."""
-    from workers.checks import default_checks
+    from workers.checks import local_checks
 
     monkeypatch.setenv("WARDEN_SPAM_MODEL", "/nonexistent/spam.npz")
-    default_checks.cache_clear()
+    local_checks.cache_clear()
     try:
         result = CliRunner().invoke(main, ["eval", "--data", str(small_csv)])
     finally:
         monkeypatch.delenv("WARDEN_SPAM_MODEL")
-        default_checks.cache_clear()
+        local_checks.cache_clear()
     assert result.exit_code != 0
     assert "spam_text could not run" in result.output
     assert "Traceback" not in result.output

@@ -47,6 +47,10 @@ def test_values_are_coerced(tmp_path: Path) -> None:
     ("MAX_BODY_CHARS", "0"),
     ("LOG_LEVEL", "chatty"),
     ("SECRET_KEY", "short"),
+    ("AKISMET_URL", "ftp://akismet.example"),
+    ("PERSPECTIVE_LANGUAGES", "english please"),
+    ("REMOTE_TIMEOUT_SECONDS", "0"),
+    ("REMOTE_FEEDBACK_RETRY_SCHEDULE", "soon"),
 ])
 def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"WARDEN_{name}"):
@@ -57,3 +61,21 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for name, _default, _help in Settings.documented():
         assert f"`{name}`" in readme, name
+
+
+def test_remote_providers_are_off_by_default_and_keys_stay_secret(tmp_path: Path) -> None:
+    settings = Settings.from_env({"WARDEN_INSTANCE_DIR": str(tmp_path)})
+    assert not settings.akismet_enabled
+    assert not settings.perspective_enabled
+    on = Settings.from_env({"WARDEN_INSTANCE_DIR": str(tmp_path),
+                            "WARDEN_AKISMET_KEY": "ak-1234567890",
+                            "WARDEN_PERSPECTIVE_KEY": "pk-1234567890",
+                            "WARDEN_PERSPECTIVE_LANGUAGES": "en, de"})
+    assert on.akismet_enabled
+    assert on.perspective_enabled
+    assert on.perspective_languages == "en,de"
+    assert "ak-1234567890" not in repr(on)
+    assert "pk-1234567890" not in repr(on)
+    rows = {name: default for name, default, _help in Settings.documented()}
+    assert rows["WARDEN_AKISMET_KEY"] == rows["WARDEN_PERSPECTIVE_KEY"] == ""
+    assert rows["WARDEN_AKISMET_URL"] == "https://rest.akismet.com"

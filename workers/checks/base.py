@@ -37,6 +37,15 @@ class CommentContext:
     suspect_words: tuple[str, ...] = ()
     allowed_link_domains: tuple[str, ...] = ()
     blocked_link_domains: tuple[str, ...] = ()
+    # For remote providers (Akismet): the reader's address and browser, the article's URL
+    # and the site's home page. The address is only stored while Akismet is enabled.
+    user_ip: str | None = None
+    user_agent: str | None = None
+    permalink: str | None = None
+    site_url: str | None = None
+    is_reply: bool = False
+    # A dry run (simulate): providers are told it is a test, so they learn nothing.
+    is_test: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,10 @@ class Check(Protocol):
     version: str
     kind: Kind
 
-    def run_batch(self, contexts: Sequence[CommentContext]) -> Sequence[Verdict | None]: ...
+    def run_batch(self, contexts: Sequence[CommentContext]) -> Sequence[Verdict | None]:
+        """One entry per context; ``None`` means "no opinion" (a remote provider could not
+        answer), which neither holds the comment nor counts as a failed check."""
+        ...
 
 
 def clamp(score: float) -> float:

@@ -1,5 +1,5 @@
 """Celery tasks: thin routing onto domain code; each receives ids only."""
 
-from workers.tasks import learning, moderation, sweeps, webhooks
+from workers.tasks import learning, moderation, providers, sweeps, webhooks
 
-__all__ = ["learning", "moderation", "sweeps", "webhooks"]
+__all__ = ["learning", "moderation", "providers", "sweeps", "webhooks"]
