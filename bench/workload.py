@@ -116,12 +116,15 @@ def insert_comments(app: Flask, bodies: list[str], prefix: str) -> list[int]:
 
 
 def enqueue(app: Flask, ids: list[int]) -> None:
-    from workers.dispatch import enqueue_moderation
+    """Wake the worker as the submit path does (``wake_moderation``, debounced: a burst
+    becomes a couple of messages whose tasks drain the backlog in batches)."""
+    from workers.dispatch import broker_reachable, wake_moderation
 
     with app.app_context():
+        if not broker_reachable():
+            raise RuntimeError("the broker is not reachable")
         for comment_id in ids:
-            if not enqueue_moderation(comment_id):
-                raise RuntimeError("the broker refused a task")
+            wake_moderation(comment_id)
 
 
 def _count(app: Flask, ids: list[int], column: str) -> int:

@@ -37,26 +37,13 @@ def _celery() -> Celery:
     return current_app.extensions["warden_celery"]
 
 
-def enqueue_moderation(comment_id: int) -> bool:
-    celery = _celery()
-    try:
-        celery.send_task(MODERATE_TASK, args=[comment_id], queue=QUEUE_MODERATION,
-                         headers={"warden_request_id": request_id_var.get()},
-                         retry=True, retry_policy=_PUBLISH_RETRY)
-    except (KombuError, OperationalError, OSError) as exc:
-        log.warning("broker unavailable, sweep will enqueue comment %s: %s", comment_id,
-                    type(exc).__name__, extra={"comment_id": comment_id})
-        return False
-    return True
-
-
 class Debouncer:
     """At most one call per window; a call asked for inside the window happens at its end.
 
-    The fan-out task handles every event committed before it runs, so under load one wake
-    per window does the work of hundreds (one per submit would double the broker traffic
-    and the worker's messages). The trailing call keeps the delay of any event under one
-    window; a trailing call lost with its process is covered by the beat sweep.
+    For wake-ups whose task handles everything waiting when it runs (the webhook fan-out,
+    a moderation batch): under load one wake per window does the work of hundreds. The
+    trailing call keeps the delay of any request under one window; a trailing call lost
+    with its process is covered by the beat sweeps.
     """
 
     def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -89,6 +76,40 @@ class Debouncer:
             self.pending = False
             self.last = self.clock()
         action()
+
+
+MODERATION_WAKE_WINDOW = 0.05
+_moderation_wakes = Debouncer(MODERATION_WAKE_WINDOW)
+
+
+def wake_moderation(comment_id: int) -> None:
+    """After a submit: wake a worker, at most one send per window per web process.
+
+    A task drains every waiting comment, not only the one it names, so one wake serves a
+    burst (one message per comment would cost the worker more than the checks do). The
+    first comment of a quiet spell is sent at once; a wake lost with its process is
+    covered by the sweep.
+    """
+    if not has_app_context() or "warden_celery" not in current_app.extensions:
+        return
+    celery, request_id = _celery(), request_id_var.get()
+    _moderation_wakes(lambda: _send(MODERATE_TASK, [comment_id], QUEUE_MODERATION,
+                                    f"comment {comment_id}", celery=celery,
+                                    request_id=request_id))
+
+
+def enqueue_moderation(comment_id: int) -> bool:
+    """Send the task now (the sweep's re-sends: a comment on a retry is never drained)."""
+    celery = _celery()
+    try:
+        celery.send_task(MODERATE_TASK, args=[comment_id], queue=QUEUE_MODERATION,
+                         headers={"warden_request_id": request_id_var.get()},
+                         retry=True, retry_policy=_PUBLISH_RETRY)
+    except (KombuError, OperationalError, OSError) as exc:
+        log.warning("broker unavailable, sweep will enqueue comment %s: %s", comment_id,
+                    type(exc).__name__, extra={"comment_id": comment_id})
+        return False
+    return True
 
 
 EVENT_WAKE_WINDOW = 0.1

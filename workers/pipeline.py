@@ -161,20 +161,21 @@ def moderate(session: Session, comment_id: int, *, max_attempts: int, batch_size
     comments drained alongside it; safe to call again for the same id.
 
     Returns this comment's decision, or None when it was decided before (or is being
-    decided by another run right now).
+    decided by another run right now); waiting comments are drained either way.
     """
     return moderate_batch(session, comment_id, max_attempts=max_attempts,
                           batch_size=batch_size, lease=lease).get(comment_id)
 
 
-def moderate_batch(session: Session, comment_id: int, *, max_attempts: int,
+def moderate_batch(session: Session, comment_id: int | None, *, max_attempts: int,
                    batch_size: int = 64, lease: timedelta = DEFAULT_LEASE
                    ) -> dict[int, Decision]:
     """Lease a batch, check it outside the write lock, then claim and record it.
 
     Batching is what makes a worker fast: the models score many texts per call and the
-    decisions share one transaction. Every comment still has its own message, so a batch
-    that dies loses nothing: its comments' leases expire and the sweep sends them again.
+    decisions share one transaction. ``comment_id`` None only drains. The database is the
+    record of what waits, so a batch that dies loses nothing: its comments' leases expire
+    and the sweep sends them again.
     """
     ids = _lease(session, comment_id, batch_size, lease)
     if not ids:
@@ -293,30 +294,37 @@ def _details(outcome: Outcome) -> dict[str, Any]:
     return details
 
 
-def _lease(session: Session, comment_id: int, batch_size: int, lease: timedelta) -> list[int]:
-    """Take the comment and, if it is on its first try, the oldest other waiting ones.
+def _lease(session: Session, comment_id: int | None, batch_size: int,
+           lease: timedelta) -> list[int]:
+    """Take the named comment (if it still waits) and the oldest other waiting ones.
 
     The lease (and the attempt count) is committed before any check runs, so a check that
-    kills the process still leaves a trace. Comments on a second try run alone: one bad
-    comment that keeps crashing its batch must not take 63 good ones down with it.
+    kills the process still leaves a trace. A comment on a second try runs alone, and
+    batches only drain comments on their first: one bad comment that keeps crashing its
+    batch must not take 63 good ones down with it. A task whose own comment is already
+    decided (or in another batch) still drains: every task is a wake-up for the backlog.
     """
     now = utcnow()
     free = or_(Comment.lease_until.is_(None), Comment.lease_until < now)
     waiting = (Comment.checked_at.is_(None), Comment.status != CommentStatus.DELETED, free)
-    attempts = session.scalar(select(Comment.moderation_attempts)
-                              .where(Comment.id == comment_id, Comment.checked_at.is_(None),
-                                     free))
-    if attempts is None:  # decided, gone, or in another run's batch right now
-        session.rollback()
-        return []
-    ids = [comment_id]
-    if batch_size > 1 and attempts == 0:
+    ids: list[int] = []
+    drain = batch_size > 1
+    if comment_id is not None:
+        attempts = session.scalar(select(Comment.moderation_attempts)
+                                  .where(Comment.id == comment_id, *waiting))
+        if attempts is not None:
+            ids.append(comment_id)
+            drain = drain and attempts == 0
+    if drain:
         others = (select(Comment.id).where(*waiting, Comment.moderation_attempts == 0,
-                                           Comment.id != comment_id)
-                  .order_by(Comment.id).limit(batch_size - 1))
+                                           Comment.id != (comment_id or 0))
+                  .order_by(Comment.id).limit(batch_size - len(ids)))
         if session.get_bind().dialect.name == "postgresql":
             others = others.with_for_update(skip_locked=True)
         ids += session.scalars(others).all()
+    if not ids:
+        session.rollback()
+        return []
     leased = sorted(session.scalars(
         update(Comment).where(Comment.id.in_(ids), Comment.checked_at.is_(None), free)
         .values(lease_until=now + lease,

@@ -37,7 +37,7 @@ from service.schemas.public import (
     ThreadQuerySchema,
     ThreadSchema,
 )
-from workers.dispatch import enqueue_moderation
+from workers.dispatch import wake_moderation
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Widget-facing API")
 
@@ -166,7 +166,7 @@ class Comments(MethodView):
         }
         db.session.commit()
         if accepted.created:
-            enqueue_moderation(answer["id"])  # after commit; the sweep covers a lost send
+            wake_moderation(answer["id"])  # after commit; the sweep covers a lost wake
         return answer, 202
 
 
@@ -229,7 +229,7 @@ class OwnComment(MethodView):
         needs_check = comment.checked_at is None
         db.session.commit()
         if needs_check:
-            enqueue_moderation(comment.id)
+            wake_moderation(comment.id)
         return _own_document(comment)
 
     @blp.response(204)

@@ -83,7 +83,7 @@ def edit_comment(session: Session, comment: Comment, body: str, *, max_body_char
     comment.fingerprint = fingerprint(text)
     session.execute(delete(CheckResult).where(CheckResult.comment_id == comment.id))
     session.execute(update(Comment).where(Comment.id == comment.id).values(
-        checked_at=None, enqueued_at=utcnow(), moderation_attempts=0))
+        checked_at=None, enqueued_at=utcnow(), moderation_attempts=0, lease_until=None))
     session.refresh(comment)
     if comment.status != CommentStatus.PENDING:
         transition(session, comment, CommentStatus.PENDING, Actor("author", str(comment.author_id)),

@@ -419,9 +419,9 @@ def test_thread_reads_take_a_fixed_number_of_queries(client: FlaskClient, app: F
 
     def queries_for(article: str) -> int:
         PAGES.clear()
-        forget_site_view("demo")
         statements: list[str] = []
         with app.app_context():
+            forget_site_view("demo")
             engine = db.engine
         listener = lambda *args: statements.append(args[2])  # noqa: E731
         event.listen(engine, "before_cursor_execute", listener)

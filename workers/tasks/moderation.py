@@ -1,7 +1,8 @@
-"""moderate_comment(comment_id): run the checks and decide, once (with any waiting others)."""
+"""moderate_comment(comment_id): decide it once, and drain the backlog while at it."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -9,7 +10,12 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from service.extensions import db
-from workers.pipeline import moderate
+from workers.dispatch import enqueue_moderation
+from workers.pipeline import moderate_batch
+
+# One task keeps draining full batches this long, then hands over to a fresh message, so a
+# deep backlog neither waits for more wake-ups nor pins one process for minutes.
+DRAIN_SECONDS = 10.0
 
 
 @shared_task(name="warden.moderate_comment", bind=True, acks_late=True,
@@ -19,7 +25,14 @@ from workers.pipeline import moderate
 def moderate_comment(self: object, comment_id: int) -> str | None:
     """Database hiccups retry with short backoff; anything left over the sweep picks up."""
     settings = current_app.config["WARDEN"]
-    decision = moderate(db.session, comment_id, max_attempts=settings.moderation_max_attempts,
-                        batch_size=settings.moderation_batch_size,
-                        lease=timedelta(seconds=settings.moderation_stale_seconds))
-    return str(decision.status) if decision else None
+    options = {"max_attempts": settings.moderation_max_attempts,
+               "batch_size": settings.moderation_batch_size,
+               "lease": timedelta(seconds=settings.moderation_stale_seconds)}
+    deadline = time.monotonic() + DRAIN_SECONDS
+    decided = moderate_batch(db.session, comment_id, **options)
+    own = decided.get(comment_id)
+    while len(decided) >= settings.moderation_batch_size and time.monotonic() < deadline:
+        decided = moderate_batch(db.session, None, **options)
+    if len(decided) >= settings.moderation_batch_size:
+        enqueue_moderation(comment_id)  # decided by now: the next task only drains
+    return str(own.status) if own else None
