@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from service import sqlite
-from service.domain.lifecycle import Actor, transition
+from service.domain.lifecycle import Actor, batched_counters, transition
 from service.domain.submissions import POST_MODERATION_REASON
 from service.models import (
     Article,
@@ -265,19 +265,21 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int) -> dict[
         # One multi-row INSERT for the batch's results (nothing reads their ids back).
         session.execute(insert(CheckResult), results)
     recorded: dict[int, Decision] = {}
-    for comment in comments:
-        decision, outcome = decisions[comment.id]
-        site = sites[comment.site_id]
-        # A moderator who already decided wins; post-moderated comments can still be
-        # pulled back.
-        undecided = comment.status == CommentStatus.PENDING or (
-            comment.status == CommentStatus.APPROVED and site.mode == ModerationMode.POST
-            and (comment.status_reason or "").startswith(POST_MODERATION_REASON)
-        )
-        if undecided:
-            transition(session, comment, decision.status, Actor.system(decision.decided_by),
-                       decision.reason, _details(outcome))
-        recorded[comment.id] = decision
+    with batched_counters(session):
+        for comment in comments:
+            decision, outcome = decisions[comment.id]
+            site = sites[comment.site_id]
+            # A moderator who already decided wins; post-moderated comments can still be
+            # pulled back.
+            undecided = comment.status == CommentStatus.PENDING or (
+                comment.status == CommentStatus.APPROVED and site.mode == ModerationMode.POST
+                and (comment.status_reason or "").startswith(POST_MODERATION_REASON)
+            )
+            if undecided:
+                transition(session, comment, decision.status,
+                           Actor.system(decision.decided_by), decision.reason,
+                           _details(outcome))
+            recorded[comment.id] = decision
     session.commit()
     for comment_id_, decision in recorded.items():
         log.info("comment %s -> %s: %s", comment_id_, decision.status, decision.reason,

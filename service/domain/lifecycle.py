@@ -7,16 +7,19 @@ event, all in the caller's transaction: either everything happens or nothing doe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from service.domain.errors import InvalidTransition
 from service.domain.events import comment_payload, emit
-from service.models import Article, AuditEntry, Author, Comment, CommentStatus, utcnow
+from service.models import Article, AuditEntry, Author, Comment, CommentStatus, Event, utcnow
 from service.models.article import new_thread_version
 
 S = CommentStatus
@@ -70,23 +73,38 @@ def transition(
         raise InvalidTransition(f"a {current} comment cannot become {target}")
 
     delta = (target == S.APPROVED) - (current == S.APPROVED)
-    # The counter updates touch other rows only: no need to flush pending work first
-    # (which would also turn a batch's inserts into one statement each).
-    with session.no_autoflush:
-        if current in THREAD_VISIBLE or target in THREAD_VISIBLE:
-            # Atomic increments: concurrent transitions on one article never lose an
-            # update. The version names the thread's content for caches and ETags.
-            count, version = session.execute(
-                update(Article)
-                .where(Article.id == comment.article_id)
-                .values(approved_count=Article.approved_count + delta,
-                        thread_version=new_thread_version())
-                .returning(Article.approved_count, Article.thread_version)
-                .execution_options(synchronize_session=False)
-            ).one()
-            set_committed_value(comment.article, "approved_count", count)
-            set_committed_value(comment.article, "thread_version", version)
-        _adjust_author(session, comment, current, target)
+    thread_changed = current in THREAD_VISIBLE or target in THREAD_VISIBLE
+    approved, rejected = _author_deltas(current, target)
+    batch: _CounterBatch | None = session.info.get(_BATCH)
+    if batch is not None:
+        batch.add(comment, delta if thread_changed else None, approved, rejected)
+    else:
+        # The counter updates touch other rows only: no need to flush pending work first.
+        with session.no_autoflush:
+            if thread_changed:
+                # Atomic increments: concurrent transitions on one article never lose an
+                # update. The version names the thread's content for caches and ETags.
+                count, version = session.execute(
+                    update(Article)
+                    .where(Article.id == comment.article_id)
+                    .values(approved_count=Article.approved_count + delta,
+                            thread_version=new_thread_version())
+                    .returning(Article.approved_count, Article.thread_version)
+                    .execution_options(synchronize_session=False)
+                ).one()
+                set_committed_value(comment.article, "approved_count", count)
+                set_committed_value(comment.article, "thread_version", version)
+            if approved or rejected:
+                counts = session.execute(
+                    update(Author)
+                    .where(Author.id == comment.author_id)
+                    .values(approved_count=Author.approved_count + approved,
+                            rejected_count=Author.rejected_count + rejected)
+                    .returning(Author.approved_count, Author.rejected_count)
+                    .execution_options(synchronize_session=False)
+                ).one()
+                set_committed_value(comment.author, "approved_count", counts[0])
+                set_committed_value(comment.author, "rejected_count", counts[1])
 
     comment.status = target
     comment.status_reason = reason
@@ -106,7 +124,10 @@ def transition(
             details=details or {},
         )
     )
-    emit(session, comment.site_id, f"comment.{target}", str(comment.id), comment_payload(comment))
+    event = emit(session, comment.site_id, f"comment.{target}", str(comment.id),
+                 comment_payload(comment))
+    if batch is not None:
+        batch.events.append((event, comment.article_id))
     return True
 
 
@@ -127,20 +148,86 @@ def record_creation(session: Session, comment: Comment, actor: Actor) -> None:
     emit(session, comment.site_id, "comment.created", str(comment.id), comment_payload(comment))
 
 
-def _adjust_author(session: Session, comment: Comment, current: CommentStatus,
-                   target: CommentStatus) -> None:
+def _author_deltas(current: CommentStatus, target: CommentStatus) -> tuple[int, int]:
     approved = (target == S.APPROVED) - (current == S.APPROVED)
     rejected = (target in _REJECTED_LIKE) - (current in _REJECTED_LIKE)
-    if approved or rejected:
-        counts = session.execute(
-            update(Author)
-            .where(Author.id == comment.author_id)
-            .values(
-                approved_count=Author.approved_count + approved,
-                rejected_count=Author.rejected_count + rejected,
-            )
-            .returning(Author.approved_count, Author.rejected_count)
-            .execution_options(synchronize_session=False)
-        ).one()
-        set_committed_value(comment.author, "approved_count", counts[0])
-        set_committed_value(comment.author, "rejected_count", counts[1])
+    return approved, rejected
+
+
+_BATCH = "warden_counter_batch"
+
+
+@dataclass
+class _CounterBatch:
+    """Counter changes of many transitions, applied together when the batch ends."""
+
+    articles: dict[int, int] = field(default_factory=dict)  # id -> approved delta
+    authors: dict[int, list[int]] = field(default_factory=dict)  # id -> [approved, rejected]
+    events: list[tuple[Event, int]] = field(default_factory=list)  # (event, article id)
+
+    def add(self, comment: Comment, article_delta: int | None, approved: int,
+            rejected: int) -> None:
+        if article_delta is not None:
+            self.articles[comment.article_id] = (self.articles.get(comment.article_id, 0)
+                                                 + article_delta)
+        if approved or rejected:
+            tally = self.authors.setdefault(comment.author_id, [0, 0])
+            tally[0] += approved
+            tally[1] += rejected
+
+
+@contextmanager
+def batched_counters(session: Session) -> Iterator[None]:
+    """Transitions inside collect their counter changes; leaving applies them at once.
+
+    A worker records a whole batch of decisions in one transaction: per-transition
+    ``UPDATE ... RETURNING`` would cost two round trips per comment. Here the articles and
+    the authors each get one executemany (in id order), one read of the final counts fills
+    in the events' ``approved_count``, and every event of an article in the batch carries
+    the count after the batch. Nothing is flushed until then (the events are still
+    pending when their payloads are completed).
+    """
+    batch = _CounterBatch()
+    session.info[_BATCH] = batch
+    try:
+        with session.no_autoflush:
+            yield
+            _apply(session, batch)
+    finally:
+        session.info.pop(_BATCH, None)
+
+
+def _apply(session: Session, batch: _CounterBatch) -> None:
+    articles, authors = Article.__table__, Author.__table__
+    connection = session.connection()
+    if batch.articles:
+        connection.execute(
+            update(articles).where(articles.c.id == bindparam("b_id"))
+            .values(approved_count=articles.c.approved_count + bindparam("b_delta"),
+                    thread_version=bindparam("b_version")),
+            [{"b_id": article_id, "b_delta": delta, "b_version": new_thread_version()}
+             for article_id, delta in sorted(batch.articles.items())])
+        rows = connection.execute(select(articles.c.id, articles.c.approved_count,
+                                         articles.c.thread_version)
+                                  .where(articles.c.id.in_(batch.articles))).all()
+        final = {row.id: row for row in rows}
+        for article_id, row in final.items():
+            article = session.identity_map.get(identity_key(Article, article_id))
+            if article is not None:
+                set_committed_value(article, "approved_count", row.approved_count)
+                set_committed_value(article, "thread_version", row.thread_version)
+        for event, article_id in batch.events:
+            if article_id in final:
+                event.payload["data"]["article"]["approved_count"] = final[
+                    article_id].approved_count
+    if batch.authors:
+        connection.execute(
+            update(authors).where(authors.c.id == bindparam("b_id"))
+            .values(approved_count=authors.c.approved_count + bindparam("b_approved"),
+                    rejected_count=authors.c.rejected_count + bindparam("b_rejected")),
+            [{"b_id": author_id, "b_approved": tally[0], "b_rejected": tally[1]}
+             for author_id, tally in sorted(batch.authors.items())])
+        for author_id in batch.authors:
+            author = session.identity_map.get(identity_key(Author, author_id))
+            if author is not None:
+                session.expire(author, ["approved_count", "rejected_count"])

@@ -161,3 +161,26 @@ def test_a_task_for_a_decided_comment_still_drains_the_backlog(
             ids[2], ids[3]}, "the named comment is done: the task drains the next two"
         assert set(moderate_batch(db.session, None, max_attempts=5, batch_size=2)) == {ids[4]}
         assert moderate_batch(db.session, None, max_attempts=5, batch_size=2) == {}
+
+
+def test_a_batch_applies_its_counters_once_and_its_events_carry_the_final_count(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    from service.models import Author, Event
+
+    ids = submit_many(client, 3, article="counted")
+    with app.app_context():
+        version_before = db.session.scalar(select(Article.thread_version)
+                                           .where(Article.key == "counted"))
+        decided = moderate_batch(db.session, ids[0], max_attempts=5, batch_size=8)
+        assert {d.status for d in decided.values()} == {CommentStatus.APPROVED}
+        article = db.session.scalar(select(Article).where(Article.key == "counted"))
+        assert article is not None
+        assert article.approved_count == 3
+        assert article.thread_version != version_before
+        payloads = db.session.scalars(select(Event.payload).where(
+            Event.type == "comment.approved")).all()
+        assert [p["data"]["article"]["approved_count"] for p in payloads] == [3, 3, 3]
+        tallies = db.session.execute(select(Author.approved_count, Author.rejected_count)
+                                     .join(Comment, Comment.author_id == Author.id)
+                                     .where(Comment.id.in_(ids))).all()
+        assert tallies == [(1, 0)] * 3
