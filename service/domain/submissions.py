@@ -101,7 +101,6 @@ def submit_comment(session: Session, site: Site, data: Submission, client: Clien
         parent_id=parent.id if parent else None,
         root_id=parent.root_id if parent else None,
         depth=parent.depth + 1 if parent else 0,
-        author_id=author.id,
         author_name=clean_text(data.author_name)[:80] or "Anonymous",
         body=body,
         html=render_html(body),
@@ -208,6 +207,5 @@ def _author_for(session: Session, site: Site, data: Submission,
         approved_count=0,
         rejected_count=0,
     )
-    session.add(author)
-    session.flush()
+    session.add(author)  # inserted with the comment (one flush: the relationship orders them)
     return author, token
