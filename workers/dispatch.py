@@ -95,7 +95,7 @@ def wake_moderation(comment_id: int) -> None:
     celery, request_id = _celery(), request_id_var.get()
     _moderation_wakes(lambda: _send(MODERATE_TASK, [comment_id], QUEUE_MODERATION,
                                     f"comment {comment_id}", celery=celery,
-                                    request_id=request_id))
+                                    request_id=request_id, comment_id=comment_id))
 
 
 def enqueue_moderation(comment_id: int) -> bool:
@@ -139,7 +139,7 @@ def enqueue_report(report_id: int) -> bool:
 
 
 def _send(task: str, args: list[int], queue: str, what: str, *, celery: Celery | None = None,
-          request_id: str | None = None) -> bool:
+          request_id: str | None = None, comment_id: int | None = None) -> bool:
     """Publish; ``celery`` and ``request_id`` are given when called outside the request."""
     try:
         (celery or _celery()).send_task(
@@ -148,7 +148,8 @@ def _send(task: str, args: list[int], queue: str, what: str, *, celery: Celery |
             retry=True, retry_policy=_PUBLISH_RETRY)
     except (KombuError, OperationalError, OSError) as exc:
         log.warning("broker unavailable, the sweep will send %s: %s", what,
-                    type(exc).__name__)
+                    type(exc).__name__,
+                    extra={"comment_id": comment_id} if comment_id is not None else None)
         return False
     return True
 

@@ -121,6 +121,26 @@ def count_final(app: Flask, ids: Iterable[int]) -> int:
     return sum(s in FINAL_STATUSES for s in statuses(app, ids).values())
 
 
+def store_backlog(app: Flask, marker: str, count: int) -> list[int]:
+    """Accepted comments straight through the domain code (no HTTP, no wake): a backlog
+    deep enough that a fast worker is still busy with it seconds later."""
+    from service.domain.submissions import ClientInfo, Submission, submit_comment
+    from service.models import Site
+
+    with app.app_context():
+        site = db.session.get(Site, "demo")
+        assert site is not None
+        ids = [submit_comment(db.session, site,
+                              Submission(article=f"{marker}-{n % 10}", body=body_for(marker, n),
+                                         author_name=f"Backlog {n}"),
+                              ClientInfo(ip_hash=f"{marker}-{n}"), max_depth=5,
+                              max_body_chars=5000).comment.id
+               for n in range(count)]
+        db.session.commit()
+        db.session.remove()
+    return ids
+
+
 def all_comment_ids(app: Flask) -> list[int]:
     with app.app_context():
         ids = list(db.session.scalars(select(Comment.id).order_by(Comment.id)))

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from flask import Flask
 
 from tests.fault.checks import (
     Answer,
@@ -17,6 +18,7 @@ from tests.fault.checks import (
     assert_nothing_half_written,
     count_final,
     post_comment,
+    store_backlog,
     stored_by_marker,
     summary,
     wait_all_final,
@@ -24,10 +26,18 @@ from tests.fault.checks import (
 from tests.fault.conftest import FaultStack, Web
 from tests.support import wait_until
 
+
+def enqueue_moderation_from(app: Flask, comment_id: int) -> None:
+    from workers.dispatch import enqueue_moderation
+
+    with app.app_context():
+        assert enqueue_moderation(comment_id), "the broker refused the wake"
+
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.worker]
 
 CLIENTS = 8
 BEFORE_SIGTERM = 60  # accepted submits before the web gets SIGTERM
+BACKLOG = 1500  # comments waiting when the worker gets SIGTERM
 
 
 def _post_until_gone(web: Web, number: int, sink: list[Answer], stop: threading.Event,
@@ -49,7 +59,9 @@ def test_sigterm_web_and_worker_lose_nothing(any_stack: FaultStack) -> None:
     5xx. SIGTERM to the worker with a backlog: after a restart with beat, every accepted
     comment is decided exactly once."""
     stack, app = any_stack, any_stack.flask
-    worker = stack.start("worker")  # boots while the web starts; decides during the burst
+    # Boots while the web starts and decides during the burst. Small batches: a task drains
+    # for 2 s, and at 64 per batch that could be the whole backlog below.
+    worker = stack.start("worker", WARDEN_MODERATION_BATCH_SIZE="4")
     web = stack.web()
     sinks: list[list[Answer]] = [[] for _ in range(CLIENTS)]
     stop = threading.Event()
@@ -88,16 +100,20 @@ def test_sigterm_web_and_worker_lose_nothing(any_stack: FaultStack) -> None:
           f"{code} after {web_gone:.1f}s; {len(stored)} stored, {len(unanswered)} of them "
           "without a 202 (connection dropped)")
 
-    # The worker: SIGTERM while it still has a backlog.
+    # The worker: SIGTERM while it still has a backlog. A worker drains batches faster than
+    # the burst above can feed it, so the backlog is stored directly, then one wake.
+    backlog = store_backlog(app, "term-backlog", BACKLOG)
+    enqueue_moderation_from(app, backlog[0])
     ids = all_comment_ids(app)
-    wait_until(lambda: count_final(app, ids) >= 5, 60, interval=0.1,
-               message="the worker's first decisions")
+    wait_until(lambda: count_final(app, backlog) >= 5, 60, interval=0.05,
+               message="the worker's first decisions on the backlog")
     term_at = time.monotonic()
-    os.kill(worker.popen.pid, signal.SIGTERM)  # warm shutdown: finish the running tasks
+    os.kill(worker.popen.pid, signal.SIGTERM)  # warm shutdown: finish the running task
     code = worker.popen.wait(timeout=30)
     worker_gone = time.monotonic() - term_at
     done_at_term = count_final(app, ids)
     assert code == 0, worker.log_tail()
+    assert worker_gone < 10, "a warm shutdown waits for at most one drain (2 s) and a batch"
     assert done_at_term < len(ids), "the worker had no backlog left when it got SIGTERM"
 
     stack.start("worker")

@@ -34,9 +34,10 @@ LOST = 30
 
 
 def test_unreachable_broker_still_202_and_the_sweep_recovers(production: FaultStack) -> None:
-    """With its broker unreachable the web still answers every submit 202 at once (the send
-    fails fast and is logged per comment); nothing reaches the real queue, and a worker +
-    beat on the real Redis get all of them decided, once, from the database."""
+    """With its broker unreachable the web still answers every submit 202 at once (the wake
+    fails fast and is logged with the comment it named); nothing reaches the real queue,
+    and a worker + beat on the real Redis get all of them decided, once, from the
+    database."""
     stack, app = production, production.flask
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", 1)) != 0, "port 1 is open; pick a closed port"
@@ -52,7 +53,9 @@ def test_unreachable_broker_still_202_and_the_sweep_recovers(production: FaultSt
     assert slowest < 2, f"a submit took {slowest:.2f}s with the broker down"
     ids = accepted_ids(answers)
     logged = _unsent_comment_ids(web.process.log_path.read_text(errors="replace"))
-    assert logged >= set(ids), f"sends not logged as failed: {set(ids) - logged}"
+    # Wakes are debounced (one send per 50 ms per process), so not every comment is named.
+    assert logged, "no failed wake was logged"
+    assert logged <= set(ids), f"logged ids that were never submitted: {logged - set(ids)}"
     assert redis_client(stack.settings).llen("moderation") == 0
 
     stack.start("worker")

@@ -33,14 +33,16 @@ QUEUED = 50
 
 
 def test_redis_restart_loses_the_queue_but_no_comment(production: FaultStack) -> None:
-    """The restart empties the queue of 50 accepted comments (and a submit while Redis is
+    """The restart empties the queue of wakes for 50 accepted comments (and a submit while Redis is
     down still gets 202); the database sweep gets every one decided exactly once."""
     stack, app = production, production.flask
     require_local_redis(stack.settings.broker_url)
     web = stack.web()  # no worker yet: the tasks stay in Redis
     answers = submit_many(web.base_url, "redis", QUEUED)
     assert summary(answers) == {"202": QUEUED}
-    assert redis_client(stack.settings).llen("moderation") == QUEUED, "not queued in Redis"
+    # Debounced wakes: a few messages stand for the 50 comments (each task drains them all).
+    queued = redis_client(stack.settings).llen("moderation")
+    assert 1 <= queued <= QUEUED, f"{queued} messages queued in Redis"
 
     before = redis_run_id()
     try:

@@ -13,9 +13,10 @@ from service.extensions import db
 from workers.dispatch import enqueue_moderation
 from workers.pipeline import moderate_batch
 
-# One task keeps draining full batches this long, then hands over to a fresh message, so a
-# deep backlog neither waits for more wake-ups nor pins one process for minutes.
-DRAIN_SECONDS = 10.0
+# One task keeps draining full batches this long, then hands over to a fresh message: a deep
+# backlog does not wait for more wake-ups, and a warm shutdown (SIGTERM) waits at most this
+# long for the running task; the hand-over message stays in the broker for the next worker.
+DRAIN_SECONDS = 2.0
 
 
 @shared_task(name="warden.moderate_comment", bind=True, acks_late=True,
