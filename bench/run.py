@@ -319,11 +319,13 @@ def worker_phase(args: argparse.Namespace, stack: stacks.Stack, app: Any,
         stacks.drain_outbox(app)
         worker = processes.start(f"worker-c{concurrency}", stack.command("worker"),
                                  stack.env(WARDEN_WORKER_CONCURRENCY=str(concurrency)))
-        begin = time.monotonic()  # the worker boots while the comments are stored
-        ids = workload.insert_comments(app, bodies.take(args.worker_n), f"w{concurrency}")
-        insert_s = time.monotonic() - begin
+        # Warm up first, then store the comments: a task drains every waiting comment, so
+        # comments stored before the warm-up would be decided during it (uncounted).
         warm = workload.worker_ready(app, bodies.take(2 * concurrency), timeout=180)
         rest = tree_memory(worker.popen.pid)
+        begin = time.monotonic()
+        ids = workload.insert_comments(app, bodies.take(args.worker_n), f"w{concurrency}")
+        insert_s = time.monotonic() - begin
         log(f"worker c={concurrency} ready (warm-up {warm:.1f}s); {len(ids)} comments")
         roots = [worker.popen.pid] + ([servers.procs["web"].popen.pid] if servers else [])
 
@@ -645,9 +647,10 @@ def _render_worker(worker: dict[str, Any]) -> str:
                     "comments/s", "steady comments/s", "checked", "decisions",
                    "CPU ms/comment", "other cores"],
                    rows)]
-    parts.append("\nwall s: first task sent to last comment checked (or the time limit); "
+    parts.append("\nwall s: first wake sent to last comment checked (or the time limit); "
+                 "comments are woken as the submit path does (debounced `wake_moderation`). "
                  "steady: spread of checked_at in the database; insert: domain code, one "
-                 "commit, while the worker boots (not in comments/s). CPU ms/comment: worker "
+                 "commit, after the warm-up (not in comments/s). CPU ms/comment: worker "
                  "tree + PostgreSQL backends per checked comment (2 free cores would check "
                  "about 2000 / that many per second).")
     def wait(x: workload.Latency, value: float | None) -> str | float:
