@@ -5,14 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from workers.checks.bait import BaitCheck
 from workers.checks.base import Check, CommentContext, Verdict
-from workers.checks.behaviour import BehaviourCheck
-from workers.checks.links import LinksCheck
-from workers.checks.models_text import SpamTextCheck, ToxicityCheck
-from workers.checks.profanity import ProfanityCheck
-from workers.checks.site_spam import SiteSpamCheck
-from workers.checks.words import WordsCheck
 
 if TYPE_CHECKING:
     from config import Settings
@@ -20,7 +13,20 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def local_checks() -> tuple[Check, ...]:
-    """Built once per process: models load here, not per comment."""
+    """Built once per process: models load here, not per comment.
+
+    The check modules are imported here, not at the top: the web process imports this
+    package for its types (feedback, simulate), and the models' libraries (scikit-learn,
+    SciPy) cost each web worker about 60 MB it never uses.
+    """
+    from workers.checks.bait import BaitCheck
+    from workers.checks.behaviour import BehaviourCheck
+    from workers.checks.links import LinksCheck
+    from workers.checks.models_text import SpamTextCheck, ToxicityCheck
+    from workers.checks.profanity import ProfanityCheck
+    from workers.checks.site_spam import SiteSpamCheck
+    from workers.checks.words import WordsCheck
+
     checks: list[Check] = [ToxicityCheck(), ProfanityCheck(), SpamTextCheck(), LinksCheck(),
                            BaitCheck(), BehaviourCheck(), WordsCheck(), SiteSpamCheck()]
     return tuple(checks)
