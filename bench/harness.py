@@ -115,9 +115,10 @@ class Load:
     url: str
     method: str = "GET"
     body: str | None = None  # "{n}" is replaced by a per-request tag
+    delay_ms: int = 0  # per-connection pause between requests (paced runs)
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, "BENCH_METHOD": self.method}
+        env = {**os.environ, "BENCH_METHOD": self.method, "BENCH_DELAY_MS": str(self.delay_ms)}
         env.pop("BENCH_BODY", None)
         if self.body is not None:
             env["BENCH_BODY"] = self.body

@@ -4,12 +4,22 @@
 --   BENCH_BODY          request body; "{n}" becomes a per-thread counter ("t3-17"), so
 --                       every submitted comment has its own text
 --   BENCH_CONTENT_TYPE  default application/json
+--   BENCH_DELAY_MS      pause of each connection before its next request (paced runs:
+--                       32 connections with a 40 ms pause ask for at most 800 requests/s;
+--                       latencies are measured from send to answer, pauses excluded)
 --
 -- done() prints one line "WRKJSON {...}" (latencies in microseconds) that harness.py parses.
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body_template = os.getenv("BENCH_BODY")
 local headers = { ["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/json" }
+
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0
+if delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
+end
 
 local threads = {}
 local counter = 0
