@@ -162,9 +162,12 @@ def test_comment_that_keeps_crashing_is_parked_as_held(stack: Stack, stack_app: 
 def test_worker_killed_mid_flight_loses_nothing(stack: Stack, stack_app: Flask) -> None:
     bodies = [CLEAN if i % 3 else TOXIC for i in range(120)]
     ids = add_comments(stack_app, bodies)
-    first = stack.start("worker", WARDEN_WORKER_CONCURRENCY="2")
+    # Batches of 2: with the default 64 the two processes can decide all 120 between two
+    # polls below, and the kill would land after the work instead of in the middle of it.
+    first = stack.start("worker", WARDEN_WORKER_CONCURRENCY="2",
+                        WARDEN_MODERATION_BATCH_SIZE="2")
     wait_until(lambda: sum(s in FINAL_STATUSES for s in statuses(stack_app, ids).values()) > 0,
-               60, interval=0.05, message="the first decisions")
+               60, interval=0.01, message="the first decisions")
     first.stop(signal.SIGKILL, timeout=10)
     done_at_kill = sum(s in FINAL_STATUSES for s in statuses(stack_app, ids).values())
     assert done_at_kill < len(ids), "the worker finished before it could be killed"
