@@ -395,6 +395,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1, help="unrecorded wrk seconds first")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="WARDEN_MODERATION_BATCH_SIZE of the worker")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads each")
     parser.add_argument("--isso", action="store_true", help="also measure Isso")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
@@ -505,7 +507,8 @@ def run(args: argparse.Namespace, workdir: Path, processes: Processes, clock: Cl
         report: dict[str, Any]) -> None:
     with clock.phase("setup"):
         log(f"preparing the {args.stack} stack in {workdir}")
-        stack = stacks.prepare(args.stack, workdir, args.workers, args.threads)
+        stack = stacks.prepare(args.stack, workdir, args.workers, args.threads,
+                               args.batch_size)
         app = stacks.make_app(stack)
         begin = time.monotonic()
         seeded = stacks.seed(app)

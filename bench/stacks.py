@@ -128,9 +128,11 @@ def redis_bench_url() -> str:
     return f"{parsed.scheme}://{parsed.netloc}/{BENCH_REDIS_DB}"
 
 
-def prepare(name: str, workdir: Path, workers: int, threads: int) -> Stack:
+def prepare(name: str, workdir: Path, workers: int, threads: int,
+            batch_size: int = 64) -> Stack:
     """A fresh, migrated database and an empty broker for ``name``."""
     common: dict[str, Any] = {"web_workers": workers, "web_threads": threads,
+                              "moderation_batch_size": batch_size,
                               "log_level": "WARNING"}  # the bench process itself; children: INFO
     if name == "production":
         if not (postgres_available() and redis_available()):

@@ -151,6 +151,7 @@ def warden_env(settings: Settings, **extra: str) -> dict[str, str]:
         "WARDEN_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds),
         "WARDEN_MODERATION_STALE_SECONDS": str(settings.moderation_stale_seconds),
         "WARDEN_MODERATION_MAX_ATTEMPTS": str(settings.moderation_max_attempts),
+        "WARDEN_MODERATION_BATCH_SIZE": str(settings.moderation_batch_size),
         "WARDEN_WORKER_CONCURRENCY": str(settings.worker_concurrency),
         "WARDEN_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
