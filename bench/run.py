@@ -395,7 +395,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1, help="unrecorded wrk seconds first")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
-    parser.add_argument("--batch-size", type=int, default=64,
+    parser.add_argument("--batch-size", type=int, default=128,
                         help="WARDEN_MODERATION_BATCH_SIZE of the worker")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads each")
     parser.add_argument("--isso", action="store_true", help="also measure Isso")

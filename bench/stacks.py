@@ -129,7 +129,7 @@ def redis_bench_url() -> str:
 
 
 def prepare(name: str, workdir: Path, workers: int, threads: int,
-            batch_size: int = 64) -> Stack:
+            batch_size: int = 128) -> Stack:
     """A fresh, migrated database and an empty broker for ``name``."""
     common: dict[str, Any] = {"web_workers": workers, "web_threads": threads,
                               "moderation_batch_size": batch_size,

@@ -208,7 +208,7 @@ class Settings:
     sweep_interval_seconds: float = 5.0
     moderation_stale_seconds: float = 30.0
     moderation_max_attempts: int = 5
-    moderation_batch_size: int = 64
+    moderation_batch_size: int = 128
     rate_limit_submit: str = "10/minute;200/day"
     rate_limit_flag: str = "20/minute"
     log_level: str = "INFO"

@@ -303,7 +303,7 @@ def _lease(session: Session, comment_id: int | None, batch_size: int,
     The lease (and the attempt count) is committed before any check runs, so a check that
     kills the process still leaves a trace. A comment on a second try runs alone, and
     batches only drain comments on their first: one bad comment that keeps crashing its
-    batch must not take 63 good ones down with it. A task whose own comment is already
+    batch must not take the good ones down with it. A task whose own comment is already
     decided (or in another batch) still drains: every task is a wake-up for the backlog.
     """
     now = utcnow()

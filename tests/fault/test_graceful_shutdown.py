@@ -60,7 +60,7 @@ def test_sigterm_web_and_worker_lose_nothing(any_stack: FaultStack) -> None:
     comment is decided exactly once."""
     stack, app = any_stack, any_stack.flask
     # Boots while the web starts and decides during the burst. Small batches: a task drains
-    # for 2 s, and at 64 per batch that could be the whole backlog below.
+    # for 2 s, and at 128 per batch that could be the whole backlog below.
     worker = stack.start("worker", WARDEN_MODERATION_BATCH_SIZE="4")
     web = stack.web()
     sinks: list[list[Answer]] = [[] for _ in range(CLIENTS)]

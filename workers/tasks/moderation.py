@@ -9,6 +9,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
+from config import Settings
 from service.extensions import db
 from workers.dispatch import enqueue_moderation
 from workers.pipeline import moderate_batch
@@ -17,6 +18,15 @@ from workers.pipeline import moderate_batch
 # backlog does not wait for more wake-ups, and a warm shutdown (SIGTERM) waits at most this
 # long for the running task; the hand-over message stays in the broker for the next worker.
 DRAIN_SECONDS = 2.0
+# With a remote provider on, a batch waits for its calls (8 at a time, up to two time-outs
+# each); small batches keep that wait well inside the lease.
+REMOTE_BATCH_SIZE = 16
+
+
+def batch_size_for(settings: Settings) -> int:
+    if settings.akismet_enabled or settings.perspective_enabled:
+        return min(settings.moderation_batch_size, REMOTE_BATCH_SIZE)
+    return settings.moderation_batch_size
 
 
 @shared_task(name="warden.moderate_comment", bind=True, acks_late=True,
@@ -26,14 +36,14 @@ DRAIN_SECONDS = 2.0
 def moderate_comment(self: object, comment_id: int) -> str | None:
     """Database hiccups retry with short backoff; anything left over the sweep picks up."""
     settings = current_app.config["WARDEN"]
-    options = {"max_attempts": settings.moderation_max_attempts,
-               "batch_size": settings.moderation_batch_size,
+    batch_size = batch_size_for(settings)
+    options = {"max_attempts": settings.moderation_max_attempts, "batch_size": batch_size,
                "lease": timedelta(seconds=settings.moderation_stale_seconds)}
     deadline = time.monotonic() + DRAIN_SECONDS
     decided = moderate_batch(db.session, comment_id, **options)
     own = decided.get(comment_id)
-    while len(decided) >= settings.moderation_batch_size and time.monotonic() < deadline:
+    while len(decided) >= batch_size and time.monotonic() < deadline:
         decided = moderate_batch(db.session, None, **options)
-    if len(decided) >= settings.moderation_batch_size:
+    if len(decided) >= batch_size:
         enqueue_moderation(comment_id)  # decided by now: the next task only drains
     return str(own.status) if own else None

@@ -1,4 +1,5 @@
-"""The event-wake debouncer: one wake per window under load, none lost at its end."""
+"""Wake-ups and batches: the debouncer (one wake per window, none lost at its end) and the
+batch size a task uses."""
 
 from __future__ import annotations
 
@@ -50,3 +51,13 @@ def test_threads_hammering_it_still_get_a_trailing_call() -> None:
     _wait_for(lambda: len(calls) >= 2)
     time.sleep(0.1)
     assert 2 <= len(calls) <= 3
+
+
+def test_batches_shrink_while_a_remote_provider_is_on() -> None:
+    from config import Settings
+    from workers.tasks.moderation import REMOTE_BATCH_SIZE, batch_size_for
+
+    assert batch_size_for(Settings()) == 128
+    assert batch_size_for(Settings(moderation_batch_size=8, akismet_key="k")) == 8
+    assert batch_size_for(Settings(akismet_key="k")) == REMOTE_BATCH_SIZE
+    assert batch_size_for(Settings(perspective_key="k")) == REMOTE_BATCH_SIZE
