@@ -32,6 +32,7 @@ if str(REPO) not in sys.path:
 
 from training.train_toxicity import at_threshold, best_f1_threshold  # noqa: E402
 from workers.checks.textmodel import Block, LinearTextModel, fit_linear_model  # noqa: E402
+from workers.news_prose import NEWS_PROSE  # noqa: E402
 
 NAME = "spam"
 VERSION = "spam-lr-1"
@@ -44,16 +45,6 @@ BLOCKS = [
     Block("word", "word", 2**18, (1, 2), sublinear_tf=True, use_idf=True),
     Block("char", "char_wb", 2**18, (2, 4), sublinear_tf=True, use_idf=True),
     Block("meta", "meta", 2**10, (1, 1), sublinear_tf=False, use_idf=False, scale=0.5),
-]
-NEWS_PROSE = [
-    "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot.",
-    "I think the council should publish the full budget before the vote next week.",
-    "Good article, but the chart on page two seems to mix up the 2019 and 2020 figures.",
-    "My grandfather worked at that plant for thirty years, so this story hit home.",
-    "Could you follow up on what happens to the tenants after the building is sold?",
-    "The interview with the nurse was the best part. More reporting like this, please.",
-    "I disagree with the columnist, but it is a fair argument and well written.",
-    "Does anyone know whether the new bus route starts in March or in April?",
 ]
 
 
@@ -160,7 +151,7 @@ def evaluate(
     # False positives on ordinary prose, with a model trained on all three videos.
     model = fit(texts, y, extra)
     pp = model.score(probe)
-    news = model.score(NEWS_PROSE)
+    news = model.score(list(NEWS_PROSE))
     report["fp_probe"] = {
         "file": FP_PROBE,
         "n_clean": len(probe),

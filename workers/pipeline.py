@@ -138,11 +138,6 @@ def _context(comment: Comment, site: Site, facts: _Facts) -> CommentContext:
     )
 
 
-def gather_context(session: Session, comment: Comment, site: Site) -> CommentContext:
-    """The context of one comment, exactly as a batch would build it."""
-    return _context(comment, site, _gather_facts(session, [comment]))
-
-
 def policy_for(site: Site) -> Policy:
     return Policy(mode=site.mode, hold_threshold=site.hold_threshold,
                   reject_threshold=site.reject_threshold)

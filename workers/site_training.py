@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from service.models import LabelKind, ModerationLabel, Site, SiteModel, utcnow
 from workers.checks.textmodel import Block, LinearTextModel, fit_linear_model, normalize_for_model
+from workers.news_prose import NEWS_PROSE
 
 log = logging.getLogger("warden.learning")
 
@@ -46,26 +47,8 @@ REVIEW_RANGE = (0.2, 0.8)
 # sure, whatever the cross-validation says.
 REJECT_FLOOR = 0.6
 KEEP_VERSIONS = 3
+# Weight of the background ham (workers/news_prose.py) beside the site's own labels.
 BACKGROUND_WEIGHT = 0.3
-# Ordinary news-site comments (written for this project), always ham.
-BACKGROUND_HAM = (
-    "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot.",
-    "I think the council should publish the full budget before the vote next week.",
-    "Good article, but the chart on page two seems to mix up the 2019 and 2020 figures.",
-    "My grandfather worked at that plant for thirty years, so this story hit home.",
-    "Could you follow up on what happens to the tenants after the building is sold?",
-    "The interview with the nurse was the best part. More reporting like this, please.",
-    "I disagree with the columnist, but it is a fair argument and well written.",
-    "Does anyone know whether the new bus route starts in March or in April?",
-    "The mayor promised the same thing four years ago and nothing happened.",
-    "This is why local journalism matters. Nobody else covered the school closures.",
-    "A correction: the bridge opened in 1987, not 1978.",
-    "I was at the match on Saturday and the referee's decision was clearly wrong.",
-    "Prices at our market have gone up too, especially bread and vegetables.",
-    "Well researched, although I would have liked to hear from the farmers themselves.",
-    "How will the new rules affect people who already rent their flat out?",
-    "My daughter's class was evacuated as well; the teachers handled it calmly.",
-)
 
 
 class NotEnoughLabels(ValueError):
@@ -124,10 +107,10 @@ def load_examples(session: Session, site_id: str) -> tuple[list[str], np.ndarray
 def fit(texts: Sequence[str], y: np.ndarray, meta: dict[str, Any] | None = None
         ) -> LinearTextModel:
     """Fit on the site's labels plus the down-weighted background ham."""
-    all_texts = list(texts) + list(BACKGROUND_HAM)
-    labels = np.concatenate([y, np.zeros(len(BACKGROUND_HAM), dtype=np.int64)])
+    all_texts = list(texts) + list(NEWS_PROSE)
+    labels = np.concatenate([y, np.zeros(len(NEWS_PROSE), dtype=np.int64)])
     weights = np.concatenate([np.ones(len(texts)),
-                              np.full(len(BACKGROUND_HAM), BACKGROUND_WEIGHT)])
+                              np.full(len(NEWS_PROSE), BACKGROUND_WEIGHT)])
     return fit_linear_model(all_texts, labels, BLOCKS, c=C, sample_weight=weights,
                             class_weight="balanced", metadata=meta)
 
@@ -213,7 +196,7 @@ def train_site_model(session: Session, site_id: str, *, min_examples: int,
             "positive_class": "spam", "n_spam": n_spam, "n_ham": n_ham,
             "trained_at": utcnow().replace(microsecond=0).isoformat(),
             "estimator": f"LogisticRegression(C={C}, liblinear, L2, balanced)",
-            "background_ham": {"n": len(BACKGROUND_HAM), "weight": BACKGROUND_WEIGHT}}
+            "background_ham": {"n": len(NEWS_PROSE), "weight": BACKGROUND_WEIGHT}}
     model = fit(texts, y, meta)
     artefact = model.to_bytes()
     seconds = time.perf_counter() - started
