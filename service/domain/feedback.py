@@ -14,7 +14,6 @@ word (submit-ham: a false positive). Nothing is reported for toxicity decisions.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.domain.claims import claim_due
 from service.domain.lifecycle import Actor
 from service.models import (
     CheckResult,
@@ -133,7 +133,8 @@ def due_for_enqueue(session: Session, settings: Settings, *,
 def send_report(session: Session, report_id: int, settings: Settings,
                 sender: Sender | None = None) -> ReportStatus | None:
     """One try of one report, if it is due and nobody else has it; None: nothing to do."""
-    token = _claim(session, report_id, settings)
+    token = claim_due(session, ProviderReport, report_id, ReportStatus.PENDING,
+                      claim_ttl(settings))
     if token is None:
         return None
     report = session.get(ProviderReport, report_id)
@@ -182,20 +183,6 @@ def _akismet_sender(settings: Settings) -> Sender:
             client.submit(http, "spam" if verdict == "spam" else "ham", params)
 
     return send
-
-
-def _claim(session: Session, report_id: int, settings: Settings) -> str | None:
-    now = utcnow()
-    token = uuid.uuid4().hex
-    claimed = session.execute(
-        update(ProviderReport)
-        .where(ProviderReport.id == report_id, ProviderReport.status == ReportStatus.PENDING,
-               ProviderReport.next_attempt_at <= now,
-               or_(ProviderReport.claimed_until.is_(None), ProviderReport.claimed_until < now))
-        .values(claimed_until=now + claim_ttl(settings), claim_token=token)
-    ).rowcount
-    session.commit()
-    return token if claimed == 1 else None
 
 
 def _finish(session: Session, report_id: int, token: str, status: ReportStatus | None,

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from service.domain.claims import claim_due
 from service.domain.events import emit
 from service.domain.webhooks import catalog
 from service.domain.webhooks.retry import next_delay
@@ -136,17 +136,7 @@ def due_for_enqueue(session: Session, policy: DeliveryPolicy, *,
 
 def claim(session: Session, delivery_id: int, policy: DeliveryPolicy) -> str | None:
     """Take a due delivery for one try; None if it is done, not due, or someone has it."""
-    now = utcnow()
-    token = uuid.uuid4().hex
-    claimed = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING,
-               Delivery.next_attempt_at <= now,
-               or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
-        .values(claimed_until=now + policy.claim_ttl, claim_token=token)
-    ).rowcount
-    session.commit()
-    return token if claimed == 1 else None
+    return claim_due(session, Delivery, delivery_id, DeliveryStatus.PENDING, policy.claim_ttl)
 
 
 def active_secrets(endpoint: WebhookEndpoint, box: SecretBox, now: datetime) -> list[str]:
