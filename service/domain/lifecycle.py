@@ -72,39 +72,15 @@ def transition(
     if not can_transition(current, target):
         raise InvalidTransition(f"a {current} comment cannot become {target}")
 
+    batch: _CounterBatch | None = session.info.get(_BATCH)
+    if batch is None:
+        # One way to change counters: a lone transition is a batch of one.
+        with batched_counters(session):
+            return transition(session, comment, target, actor, reason, details)
     delta = (target == S.APPROVED) - (current == S.APPROVED)
     thread_changed = current in THREAD_VISIBLE or target in THREAD_VISIBLE
     approved, rejected = _author_deltas(current, target)
-    batch: _CounterBatch | None = session.info.get(_BATCH)
-    if batch is not None:
-        batch.add(comment, delta if thread_changed else None, approved, rejected)
-    else:
-        # The counter updates touch other rows only: no need to flush pending work first.
-        with session.no_autoflush:
-            if thread_changed:
-                # Atomic increments: concurrent transitions on one article never lose an
-                # update. The version names the thread's content for caches and ETags.
-                count, version = session.execute(
-                    update(Article)
-                    .where(Article.id == comment.article_id)
-                    .values(approved_count=Article.approved_count + delta,
-                            thread_version=new_thread_version())
-                    .returning(Article.approved_count, Article.thread_version)
-                    .execution_options(synchronize_session=False)
-                ).one()
-                set_committed_value(comment.article, "approved_count", count)
-                set_committed_value(comment.article, "thread_version", version)
-            if approved or rejected:
-                counts = session.execute(
-                    update(Author)
-                    .where(Author.id == comment.author_id)
-                    .values(approved_count=Author.approved_count + approved,
-                            rejected_count=Author.rejected_count + rejected)
-                    .returning(Author.approved_count, Author.rejected_count)
-                    .execution_options(synchronize_session=False)
-                ).one()
-                set_committed_value(comment.author, "approved_count", counts[0])
-                set_committed_value(comment.author, "rejected_count", counts[1])
+    batch.add(comment, delta if thread_changed else None, approved, rejected)
 
     comment.status = target
     comment.status_reason = reason
@@ -126,8 +102,7 @@ def transition(
     )
     event = emit(session, comment.site_id, f"comment.{target}", str(comment.id),
                  comment_payload(comment))
-    if batch is not None:
-        batch.events.append((event, comment.article_id))
+    batch.events.append((event, comment.article_id))
     return True
 
 
@@ -180,8 +155,8 @@ class _CounterBatch:
 def batched_counters(session: Session) -> Iterator[None]:
     """Transitions inside collect their counter changes; leaving applies them at once.
 
-    A worker records a whole batch of decisions in one transaction: per-transition
-    ``UPDATE ... RETURNING`` would cost two round trips per comment. Here the articles and
+    A worker records a whole batch of decisions in one transaction (a lone transition is a
+    batch of one): per-transition updates would cost two round trips per comment. The articles and
     the authors each get one executemany (in id order), one read of the final counts fills
     in the events' ``approved_count``, and every event of an article in the batch carries
     the count after the batch. Nothing is flushed until then (the events are still
