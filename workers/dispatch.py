@@ -90,26 +90,14 @@ def wake_moderation(comment_id: int) -> None:
     first comment of a quiet spell is sent at once; a wake lost with its process is
     covered by the sweep.
     """
-    if not has_app_context() or "warden_celery" not in current_app.extensions:
-        return
-    celery, request_id = _celery(), request_id_var.get()
-    _moderation_wakes(lambda: _send(MODERATE_TASK, [comment_id], QUEUE_MODERATION,
-                                    f"comment {comment_id}", celery=celery,
-                                    request_id=request_id, comment_id=comment_id))
+    _wake(_moderation_wakes, MODERATE_TASK, [comment_id], QUEUE_MODERATION,
+          f"comment {comment_id}", comment_id=comment_id)
 
 
 def enqueue_moderation(comment_id: int) -> bool:
     """Send the task now (the sweep's re-sends: a comment on a retry is never drained)."""
-    celery = _celery()
-    try:
-        celery.send_task(MODERATE_TASK, args=[comment_id], queue=QUEUE_MODERATION,
-                         headers={"warden_request_id": request_id_var.get()},
-                         retry=True, retry_policy=_PUBLISH_RETRY)
-    except (KombuError, OperationalError, OSError) as exc:
-        log.warning("broker unavailable, sweep will enqueue comment %s: %s", comment_id,
-                    type(exc).__name__, extra={"comment_id": comment_id})
-        return False
-    return True
+    return _send(MODERATE_TASK, [comment_id], QUEUE_MODERATION, f"comment {comment_id}",
+                 comment_id=comment_id)
 
 
 EVENT_WAKE_WINDOW = 0.1
@@ -118,11 +106,18 @@ _event_wakes = Debouncer(EVENT_WAKE_WINDOW)
 
 def enqueue_event_dispatch() -> bool:
     """Wake the webhook fan-out after a commit that wrote events (no app: nothing to do)."""
+    return _wake(_event_wakes, DISPATCH_EVENTS_TASK, [], QUEUE_WEBHOOKS, "events")
+
+
+def _wake(wakes: Debouncer, task: str, args: list[int], queue: str, what: str,
+          comment_id: int | None = None) -> bool:
+    """Send through a debouncer; the app's producer and the request id are taken now,
+    because a trailing send runs after the request, outside any app context."""
     if not has_app_context() or "warden_celery" not in current_app.extensions:
         return False
     celery, request_id = _celery(), request_id_var.get()
-    _event_wakes(lambda: _send(DISPATCH_EVENTS_TASK, [], QUEUE_WEBHOOKS, "events",
-                               celery=celery, request_id=request_id))
+    wakes(lambda: _send(task, args, queue, what, celery=celery, request_id=request_id,
+                        comment_id=comment_id))
     return True
 
 
