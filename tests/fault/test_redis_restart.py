@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -44,6 +45,7 @@ def test_redis_restart_loses_the_queue_but_no_comment(production: FaultStack) ->
     queued = redis_client(stack.settings).llen("moderation")
     assert 1 <= queued <= QUEUED, f"{queued} messages queued in Redis"
 
+    lost = _queued_task_ids(stack)
     before = redis_run_id()
     try:
         redis_stop()
@@ -52,7 +54,9 @@ def test_redis_restart_loses_the_queue_but_no_comment(production: FaultStack) ->
     finally:
         redis_start()  # whatever happened above, Redis is running again
     assert redis_run_id() not in {None, before}, "Redis was not restarted"
-    assert redis_client(stack.settings).llen("moderation") == 0, "the queue survived"
+    # A wake sent after the restart (the one for the submit made while Redis was down, its
+    # publish retried) may be queued by now; the point is that the queued ones are gone.
+    assert not _queued_task_ids(stack) & lost, "the queue survived"
     assert down.status == 202, down
     assert down.took < 5, down
 
@@ -74,3 +78,9 @@ def test_redis_restart_loses_the_queue_but_no_comment(production: FaultStack) ->
     print(f"\n{QUEUED} queued + 1 submitted while Redis was down ({down.took * 1000:.0f} ms, "
           f"202) + 1 after; /readyz 200 {ready_in:.1f}s after the restart; all {len(ids)} "
           f"decided {took:.1f}s after worker + beat started")
+
+
+def _queued_task_ids(stack: FaultStack) -> set[str]:
+    """Celery task ids of the messages waiting in the moderation queue."""
+    return {json.loads(raw)["headers"]["id"]
+            for raw in redis_client(stack.settings).lrange("moderation", 0, -1)}
