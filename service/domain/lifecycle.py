@@ -7,12 +7,12 @@ event, all in the caller's transaction: either everything happens or nothing doe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -66,13 +66,16 @@ def transition(
     details: dict[str, Any] | None = None,
 ) -> bool:
     """Move ``comment`` to ``target``; return False (and change nothing) if it is there."""
+    batch: _CounterBatch | None = session.info.get(_BATCH)
+    if batch is None:
+        # A worker batch (batched_counters) has claimed and re-read its comments already.
+        lock_current(session, comment)
     current = comment.status
     if current == target:
         return False
     if not can_transition(current, target):
         raise InvalidTransition(f"a {current} comment cannot become {target}")
 
-    batch: _CounterBatch | None = session.info.get(_BATCH)
     if batch is None:
         # One way to change counters: a lone transition is a batch of one.
         with batched_counters(session):
@@ -104,6 +107,31 @@ def transition(
                  comment_payload(comment))
     batch.events.append((event, comment.article_id))
     return True
+
+
+def lock_current(session: Session, comment: Comment) -> None:
+    """On PostgreSQL, lock the comment's row and re-read its status before changing it.
+
+    Web requests read comments without a lock, and a worker batch may decide the comment
+    before the request writes. Acting on the stale status would move the counters from the
+    wrong place and audit the wrong "from"; and taking the article and author rows before
+    the comment's would deadlock with that batch, which holds the comment first. So the
+    order everywhere is comment, then article, then author. SQLite needs none of this: a
+    writing request starts with BEGIN IMMEDIATE, so nothing can change under it.
+    """
+    if not inspect(comment).persistent or session.get_bind().dialect.name != "postgresql":
+        return
+    session.refresh(comment, ["status"], with_for_update=True)
+
+
+def lock_comments(session: Session, ids: Iterable[int]) -> None:
+    """Lock several comments in id order before changing them one by one (see
+    ``lock_current``): taking them one at a time, between counter updates, could deadlock
+    with a batch holding a later one."""
+    ordered = sorted(set(ids))
+    if ordered and session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Comment.id).where(Comment.id.in_(ordered))
+                        .order_by(Comment.id).with_for_update())
 
 
 def record_creation(session: Session, comment: Comment, actor: Actor) -> None:

@@ -20,7 +20,7 @@ from service.domain import feedback
 from service.domain.errors import DomainError, InvalidTransition, NotFound
 from service.domain.events import emit
 from service.domain.labels import record_label
-from service.domain.lifecycle import Actor, transition
+from service.domain.lifecycle import Actor, lock_comments, lock_current, transition
 from service.domain.threads import Cursor
 from service.models import (
     Article,
@@ -186,6 +186,7 @@ def decide_comment(session: Session, comment: Comment, action: str, actor: Actor
     Reviews clear flags.
     """
     target = ACTIONS[action]
+    lock_current(session, comment)  # the status the page showed may be stale
     if comment.status == S.DELETED:
         raise InvalidTransition("a deleted comment cannot be decided")
     previous = comment.status
@@ -208,6 +209,7 @@ def bulk_decide(session: Session, ids: list[int], action: str, actor: Actor,
         raise DomainError(f"at most {MAX_BULK} ids at once",
                           fields={"ids": [f"At most {MAX_BULK} ids."]})
     results: list[dict[str, Any]] = []
+    lock_comments(session, ids)
     for comment_id in dict.fromkeys(ids):
         try:
             with session.begin_nested():
@@ -250,7 +252,8 @@ def ban_author(session: Session, author: Author, actor: Actor, reason: str | Non
     removed = 0
     if remove_pending:
         waiting = session.scalars(select(Comment).where(
-            Comment.author_id == author.id, Comment.status.in_([S.PENDING, S.HELD])))
+            Comment.author_id == author.id, Comment.status.in_([S.PENDING, S.HELD]))
+            .order_by(Comment.id).with_for_update()).all()
         for comment in waiting:
             removed += transition(session, comment, S.REJECTED, actor,
                                   f"author banned: {reason or 'no reason given'}")

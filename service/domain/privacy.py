@@ -57,7 +57,8 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
     # Labelled examples hold a copy of the text: they go first (training never sees them
     # again; the next model of the site is fitted without them).
     labels = erase_labels(session, author.id)
-    comments = session.scalars(select(Comment).where(Comment.author_id == author.id)).all()
+    comments = session.scalars(select(Comment).where(Comment.author_id == author.id)
+                               .order_by(Comment.id).with_for_update()).all()
     for comment in comments:
         if comment.status != CommentStatus.DELETED:
             transition(session, comment, CommentStatus.DELETED, actor, "author data erased")

@@ -1,0 +1,129 @@
+"""A moderator (or an author) and the worker deciding the same comment at the same time.
+
+PostgreSQL only: there, web requests read comments without holding a lock, so a request
+can act on a status another process has changed since. (On SQLite every writing request
+starts with ``BEGIN IMMEDIATE``, so the two can never interleave.) Counters must still
+match the comments, the audit trail must record the real previous status, and the two
+must not deadlock each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from service.domain import moderation as mod
+from service.domain.authoring import delete_comment, own_comment
+from service.domain.lifecycle import Actor, transition
+from service.extensions import db
+from service.models import Article, AuditEntry, Author, Comment, CommentStatus
+
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+SUBMIT = "/api/v1/sites/demo/comments"
+MODERATOR = Actor("key", "test-moderator")
+
+
+def submit(client: FlaskClient, article: str = "race-story") -> dict[str, Any]:
+    answer = client.post(SUBMIT, json={"article": article, "author_name": "Reader",
+                                       "body": "The timetable change explains a lot."})
+    assert answer.status_code == 202, answer.get_json()
+    return answer.get_json()
+
+
+def approve_elsewhere(app: Flask, comment_id: int) -> None:
+    """What a worker batch does, in its own connection, committed."""
+    with app.app_context(), Session(db.engine) as other:
+        comment = other.get(Comment, comment_id)
+        assert comment is not None
+        transition(other, comment, CommentStatus.APPROVED, Actor.system("toxicity"), "clean")
+        other.commit()
+
+
+def counters_match(app: Flask) -> None:
+    with app.app_context():
+        stored = dict(db.session.execute(select(Article.id, Article.approved_count)).all())
+        counted = dict(db.session.execute(
+            select(Comment.article_id, func.count()).where(
+                Comment.status == CommentStatus.APPROVED).group_by(Comment.article_id)).all())
+        assert stored == {a: counted.get(a, 0) for a in stored}, "article counts drifted"
+        for author in db.session.scalars(select(Author)):
+            approved = db.session.scalar(select(func.count()).where(
+                Comment.author_id == author.id, Comment.status == CommentStatus.APPROVED))
+            assert author.approved_count == approved, "author counts drifted"
+
+
+def test_a_moderator_acting_on_a_stale_read_uses_the_current_status(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    comment_id = submit(client)["id"]
+    with app.app_context():
+        comment = mod.get_comment(db.session, comment_id, None)  # the page shows "pending"
+        assert comment.status == CommentStatus.PENDING
+        approve_elsewhere(app, comment_id)  # the worker decides meanwhile
+        assert mod.decide_comment(db.session, comment, "reject", MODERATOR, "off topic")
+        db.session.commit()
+        audit = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.subject_id == str(comment_id), AuditEntry.action == "comment.rejected")
+        ).one()
+        assert audit.from_status == "approved", "the audit names the status that was replaced"
+    counters_match(app)
+
+
+def test_an_author_deleting_while_the_worker_approves_keeps_counts_right(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    answer = submit(client)
+    with app.app_context():
+        comment = own_comment(db.session, answer["id"], answer["author_token"])
+        approve_elsewhere(app, answer["id"])
+        delete_comment(db.session, comment)
+        db.session.commit()
+    counters_match(app)
+
+
+def test_a_moderator_and_a_worker_batch_on_one_comment_do_not_deadlock(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    """The batch holds the comment (its claim) and then wants the article and author rows;
+    the moderator must queue behind the comment instead of taking those rows first."""
+    comment_id = submit(client)["id"]
+    errors: list[BaseException] = []
+    moderator_started = threading.Event()
+
+    def moderator() -> None:
+        try:
+            with app.app_context():
+                comment = mod.get_comment(db.session, comment_id, None)
+                moderator_started.set()
+                mod.decide_comment(db.session, comment, "reject", MODERATOR, None)
+                db.session.commit()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            moderator_started.set()
+
+    with app.app_context(), Session(db.engine) as batch:
+        batch.execute(text("SET lock_timeout = '10s'"))
+        # The worker's claim: it now holds the comment row.
+        batch.execute(text("UPDATE comments SET checked_at = now() WHERE id = :id"),
+                      {"id": comment_id})
+        thread = threading.Thread(target=moderator)
+        thread.start()
+        assert moderator_started.wait(10)
+        # Give the moderator time to reach its first lock (deadlock_timeout is 1 s).
+        thread.join(1.5)
+        comment = batch.get(Comment, comment_id)
+        assert comment is not None
+        transition(batch, comment, CommentStatus.APPROVED, Actor.system("toxicity"), "clean")
+        batch.commit()
+    thread.join(15)
+    assert not thread.is_alive(), "the moderator never finished"
+    assert not errors, f"the moderator failed: {errors[0]!r}"
+    with app.app_context():
+        final = db.session.get(Comment, comment_id)
+        assert final is not None
+        assert final.status == CommentStatus.REJECTED, "the moderator, who came second, wins"
+    counters_match(app)
