@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Settings
 from service import cors, sqlite
+from service.dbpool import ping_when_idle
 from service.errors import error_response, register_error_handlers
 from service.extensions import api, db, limiter, migrate
 from service.jsonguard import BadJson, check_json, check_text
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.is_sqlite:
         with app.app_context():
             sqlite.configure(db.engine)
+    else:
+        with app.app_context():
+            ping_when_idle(db.engine)
 
     from service.api import admin, moderation, ops, public, webhooks, widget
 
@@ -79,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _flask_config(settings: Settings) -> dict[str, Any]:
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    engine_options: dict[str, Any] = {}
     if settings.is_sqlite:
         engine_options = {"connect_args": {"timeout": 30}}
     else:

@@ -1,0 +1,58 @@
+"""The idle-only liveness check of PostgreSQL connections (service/dbpool.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from service.dbpool import ping_when_idle
+from tests.support import POSTGRES_ADMIN_URL, postgres_available, require_service
+
+IDLE = 0.3
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    require_service("PostgreSQL", postgres_available())
+    engine = create_engine(POSTGRES_ADMIN_URL, pool_size=1, max_overflow=0)
+    ping_when_idle(engine, idle_seconds=IDLE)
+    yield engine
+    engine.dispose()
+
+
+def backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(text("SELECT pg_backend_pid()")))
+
+
+def kill(pid: int) -> None:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        assert conn.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+    admin.dispose()
+
+
+def test_a_connection_in_steady_use_is_not_pinged(engine: Engine,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    first = backend_pid(engine)
+    for _ in range(50):
+        assert backend_pid(engine) == first
+    assert pings == [], "a connection returned milliseconds ago needs no round trip"
+    time.sleep(IDLE + 0.1)
+    assert backend_pid(engine) == first
+    assert len(pings) == 1, "after sitting idle it is checked once"
+
+
+def test_a_connection_that_died_while_idle_is_replaced_unseen(engine: Engine) -> None:
+    first = backend_pid(engine)
+    kill(first)  # what a PostgreSQL restart does to every pooled connection
+    time.sleep(IDLE + 0.1)
+    second = backend_pid(engine)  # no error: the ping found it dead, the pool reconnected
+    assert second != first
