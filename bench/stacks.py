@@ -272,7 +272,7 @@ class Profile:
 
     ms_per_request: float
     statements: float  # SQL statements per request
-    checkouts: float  # pool checkouts per request (PostgreSQL pre-ping: one round trip each)
+    checkouts: float  # pool checkouts per request (PostgreSQL: a ping only after 1 s idle)
     sample: list[str]  # the statements of the last request
 
 
