@@ -64,6 +64,8 @@ from tests.support import Process, free_port  # noqa: E402
 
 T = TypeVar("T")
 PACED_SHARE = 0.7
+#: Write connections of the paced read+submit run (each pauses between submits).
+PACED_WRITE_CONNECTIONS = 4
 PROCESS_OF = {"ours": "web", "bare": "reference", "isso": "isso"}
 
 SUBMIT_BODY = json.dumps({"article": "bench-submits", "author_name": "Bench",
@@ -303,6 +305,38 @@ def http_phase(args: argparse.Namespace, stack: stacks.Stack, servers: Servers,
                              use_during.server_s / use_during.seconds],
             "split": [split_alone, split_during]}
 
+    # The same pair at a steady pace: reads at 70 % of each server's own thread-50 peak,
+    # alone and then while submits arrive at --paced-write-rate per second. A saturating
+    # submit flood (above) slows any server on shared cores; this asks whether a heavy but
+    # steady stream of comments slows what readers see.
+    results["paced_mixed"] = {}
+    thread50 = next(c.name for c in cases() if c.ours and f"article={stacks.THREAD_50}"
+                    in str(c.ours))
+    submit = next(c.name for c in cases() if c.method == "POST")
+    for who, (read, write) in pairs.items():
+        peak = results["cases"][thread50].get(who)
+        if peak is None or not peak.rps:
+            continue
+        read_target = PACED_SHARE * peak.rps
+        # wrk pauses after each answer: the pause is the cycle minus an idle answer's time.
+        read_ms = results["idle_ms"].get(thread50, {}).get(who) or 0.0
+        write_ms = results["idle_ms"].get(submit, {}).get(who) or 0.0
+        paced_read = dataclasses.replace(read, delay_ms=max(
+            1, round(half * 1000 / read_target - read_ms)))
+        paced_write = dataclasses.replace(write, delay_ms=max(
+            1, round(PACED_WRITE_CONNECTIONS * 1000 / args.paced_write_rate - write_ms)))
+        log(f"wrk {who} paced: reads at ~{read_target:.0f}/s alone, then with submits at "
+            f"~{args.paced_write_rate:.0f}/s")
+        idle()
+        alone, _use, _split = attempts(who, lambda r=paced_read: wrk_together(
+            [(r, half)], args.duration, processes)[0])
+        idle()
+        (reads, writes), _use, _split = attempts(
+            who, lambda r=paced_read, w=paced_write: wrk_together(
+                [(r, half), (w, PACED_WRITE_CONNECTIONS)], args.duration, processes))
+        results["paced_mixed"][who] = {"read_target": read_target, "alone": alone,
+                                       "with_writes": reads, "writes": writes}
+
     for case, load in deferred:
         measure(case, "isso", load, warm=False)
     if "isso" in servers.procs:
@@ -406,6 +440,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 200],
                         help="paced submissions per second")
     parser.add_argument("--paced-seconds", type=float, default=10)
+    parser.add_argument("--paced-write-rate", type=float, default=50,
+                        help="submits per second while paced reads run (HTTP phase)")
     parser.add_argument("--worker-timeout", type=float, default=60,
                         help="time limit of one throughput run (then the rate is of what "
                              "was checked)")
@@ -657,6 +693,24 @@ def _render_http(report: dict[str, Any]) -> str:
          "read p99 during", "write rps", "write p99", "errors", "server cores alone/during",
          "other alone/during"],
         mixed_rows))
+    paced_mixed = report["http"].get("paced_mixed", {})
+    if paced_mixed:
+        rows = []
+        for who, r in paced_mixed.items():
+            alone, during, writes = r["alone"], r["with_writes"], r["writes"]
+            rows.append([who, round(r["read_target"]), alone.rps, during.rps, alone.p50_ms,
+                         during.p50_ms, alone.p99_ms, during.p99_ms,
+                         f"{during.p99_ms / alone.p99_ms:.2f}x" if alone.p99_ms else "-",
+                         writes.rps, writes.p99_ms,
+                         f"{alone.errors}/{during.errors}/{writes.errors}"])
+        rate = float(report["args"].get("paced_write_rate", 50))
+        parts.append(table(
+            f"Paced reads while paced submits run (thread 50 / bare 50 rows at {PACED_SHARE:.0%} "
+            f"of each server's own peak, {half} connections; then the same with submits / "
+            f"bare inserts at ~{rate:.0f}/s on {PACED_WRITE_CONNECTIONS} more)",
+            ["server", "read target/s", "read rps alone", "read rps during", "p50 alone",
+             "p50 during", "p99 alone", "p99 during", "p99 during/alone", "write rps",
+             "write p99", "errors"], rows))
     if "profile" in report:
         prof_rows = []
         for name, r in report["profile"].items():
