@@ -19,7 +19,13 @@ from service.domain.authoring import (
 from service.domain.errors import Unauthorized
 from service.domain.security import hash_ip, token_digest
 from service.domain.sites import site_view
-from service.domain.submissions import ClientInfo, Submission, get_site, submit_comment
+from service.domain.submissions import (
+    ClientInfo,
+    Submission,
+    get_site,
+    site_policy,
+    submit_comment,
+)
 from service.domain.threads import approved_counts, thread_page
 from service.extensions import db, limiter
 from service.models import Comment, CommentStatus
@@ -133,7 +139,7 @@ class Comments(MethodView):
     def post(self, args: dict[str, Any], site_id: str) -> tuple[dict[str, Any], int]:
         """Submit a comment or a reply; it is decided in the background."""
         settings = _settings()
-        site = get_site(db.session, site_id)
+        site = site_policy(db.session, site_id)
         g.cors_site = site
         data = Submission(
             article=args["article"], body=args["body"], author_name=args["author_name"],
@@ -152,21 +158,20 @@ class Comments(MethodView):
         accepted = submit_comment(db.session, site, data, client,
                                   max_depth=settings.max_depth,
                                   max_body_chars=settings.max_body_chars)
-        comment = accepted.comment
-        # The answer is read before the commit: the commit expires the row, and re-reading it
-        # afterwards could fail (database gone) and answer 503 for a comment that is stored.
+        # The answer is made of values held in memory: nothing is read back after the commit
+        # (a database gone by then must not turn a stored comment into a 503).
         answer = {
-            "id": comment.id,
-            "status": str(comment.status),
+            "id": accepted.id,
+            "status": str(accepted.status),
             "author_token": accepted.author_token,
-            "article": comment.article.key,
-            "parent_id": comment.parent_id,
-            "created_at": comment.created_at,
-            "status_url": url_for("public.OwnComment", comment_id=comment.id),
+            "article": accepted.article_key,
+            "parent_id": accepted.parent_id,
+            "created_at": accepted.created_at,
+            "status_url": url_for("public.OwnComment", comment_id=accepted.id),
         }
         db.session.commit()
         if accepted.created:
-            wake_moderation(answer["id"])  # after commit; the sweep covers a lost wake
+            wake_moderation(accepted.id)  # after commit; the sweep covers a lost wake
         return answer, 202
 
 

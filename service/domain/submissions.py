@@ -6,10 +6,11 @@ Nothing here runs a check: the web process stores and commits, the worker decide
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,10 +57,104 @@ class ClientInfo:
 
 
 @dataclass(frozen=True)
+class SitePolicy:
+    """What accepting a comment needs of a site (and CORS, its origins): one small query."""
+
+    id: str
+    mode: ModerationMode
+    max_depth: int | None
+    auto_create_articles: bool
+    close_after_days: int | None
+    allowed_origins: tuple[str, ...]
+
+    def allows_origin(self, origin: str) -> bool:
+        return origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}
+
+
+@dataclass(frozen=True)
 class Accepted:
-    comment: Comment
+    """The stored comment's answer fields; ``comment`` loads the ORM object on demand."""
+
+    id: int
+    status: CommentStatus
+    article_key: str
+    parent_id: int | None
+    created_at: datetime
     author_token: str
     created: bool  # False when an Idempotency-Key replayed an earlier submission
+    session: Session = field(repr=False, compare=False)
+
+    @property
+    def comment(self) -> Comment:
+        """The comment as an ORM object (a query unless the session already holds it)."""
+        comment = self.session.get(Comment, self.id)
+        assert comment is not None
+        return comment
+
+
+@dataclass(frozen=True)
+class _NewComment:
+    """The inserted comment as the audit entry and the outbox payload read it."""
+
+    id: int
+    site_id: str
+    parent_id: int | None
+    status: CommentStatus
+    author_name: str
+    author_id: int
+    body: str
+    html: str
+    created_at: datetime
+    status_reason: str | None = None
+
+
+# Prebuilt statements for the submit path (compiled once, then served from SQLAlchemy's
+# cache): the ORM unit of work cost several times the statements it ran.
+_sites, _articles = Site.__table__, Article.__table__
+_authors, _comments = Author.__table__, Comment.__table__
+
+_SITE_POLICY = select(_sites.c.id, _sites.c.mode, _sites.c.max_depth,
+                      _sites.c.auto_create_articles, _sites.c.close_after_days,
+                      _sites.c.allowed_origins).where(_sites.c.id == bindparam("site_id"))
+_ARTICLE_COLUMNS = (_articles.c.id, _articles.c.key, _articles.c.url, _articles.c.title,
+                    _articles.c.is_open, _articles.c.approved_count, _articles.c.created_at)
+_ARTICLE = select(*_ARTICLE_COLUMNS).where(_articles.c.site_id == bindparam("site_id"),
+                                           _articles.c.key == bindparam("key"))
+_INSERT_ARTICLE = insert(_articles).returning(*_ARTICLE_COLUMNS)
+_PARENT = select(_comments.c.id, _comments.c.article_id, _comments.c.root_id,
+                 _comments.c.depth, _comments.c.status).where(
+    _comments.c.id == bindparam("parent_id"))
+_AUTHOR_BY_TOKEN = select(_authors.c.id, _authors.c.display_name).where(
+    _authors.c.token_hash == bindparam("token_hash"), _authors.c.site_id == bindparam("site_id"))
+_RENAME_AUTHOR = update(_authors).where(_authors.c.id == bindparam("b_id")).values(
+    display_name=bindparam("b_name"))
+_INSERT_AUTHOR = insert(_authors).returning(_authors.c.id)
+
+# The comment's own columns (id and root_id come from the statement, see _insert_comment).
+_COMMENT_VALUES = [c.name for c in _comments.c if c.name not in {"id", "root_id"}]
+
+
+def _comment_insert(new_id: Any) -> Any:
+    """INSERT ... SELECT taking the new id from ``new_id``, with ``root_id`` = that id for a
+    root: one statement where the ORM needed an INSERT and an UPDATE."""
+    source = select(
+        new_id.c.id,
+        func.coalesce(bindparam("b_root_id", type_=Integer), new_id.c.id),
+        *[bindparam(name, type_=_comments.c[name].type) for name in _COMMENT_VALUES],
+    )
+    return insert(_comments).from_select(["id", "root_id", *_COMMENT_VALUES],
+                                         source).returning(_comments.c.id)
+
+
+# PostgreSQL: the next value of the serial's sequence, as the column default would take it.
+_INSERT_COMMENT_PG = _comment_insert(
+    select(func.nextval(func.pg_get_serial_sequence("comments", "id")).label("id"))
+    .cte("new_comment"))
+# SQLite: max(rowid) + 1 is SQLite's own choice for an INTEGER PRIMARY KEY without
+# AUTOINCREMENT, and an INSERT holds the write lock while it reads it.
+_INSERT_COMMENT_SQLITE = _comment_insert(
+    select((func.coalesce(func.max(_comments.c.id), literal_column("0")) + 1).label("id"))
+    .subquery("new_comment"))
 
 
 def get_site(session: Session, site_id: str) -> Site:
@@ -69,9 +164,23 @@ def get_site(session: Session, site_id: str) -> Site:
     return site
 
 
-def submit_comment(session: Session, site: Site, data: Submission, client: ClientInfo,
-                   *, max_depth: int, max_body_chars: int) -> Accepted:
-    """Store a new comment as pending (or approved on a post-moderated site)."""
+def site_policy(session: Session, site_id: str) -> SitePolicy:
+    """The site as submitting needs it, read now (never cached: policy changes apply at
+    once); 404 for an unknown site."""
+    row = session.connection().execute(_SITE_POLICY, {"site_id": site_id}).first()
+    if row is None:
+        raise NotFound(f"no site {site_id!r}")
+    return SitePolicy(row.id, row.mode, row.max_depth, row.auto_create_articles,
+                      row.close_after_days, tuple(row.allowed_origins or ()))
+
+
+def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
+                   client: ClientInfo, *, max_depth: int, max_body_chars: int) -> Accepted:
+    """Store a new comment as pending (or approved on a post-moderated site).
+
+    The comment, its audit entry and its outbox event are written in the caller's
+    transaction with prebuilt Core statements (no ORM flush); the caller commits.
+    """
     if client.idempotency_key:
         earlier = session.scalar(
             select(Comment).where(
@@ -79,7 +188,7 @@ def submit_comment(session: Session, site: Site, data: Submission, client: Clien
             )
         )
         if earlier is not None:
-            return _replay(earlier, client)
+            return _replay(session, earlier, client)
 
     body = clean_text(data.body)
     if not body:
@@ -89,53 +198,72 @@ def submit_comment(session: Session, site: Site, data: Submission, client: Clien
             f"the comment is longer than {max_body_chars} characters",
             fields={"body": [f"Longer than {max_body_chars} characters."]},
         )
-    article = _article_for(session, site, data)
+    session.flush()  # whatever the caller left pending goes first (a no-op when clean)
+    connection = session.connection()
+    article = _article_for(session, connection, site, data)
     if not article.is_open or _too_old(site, article):
         raise Conflict(f"comments are closed on {article.key!r}")
-    parent = _parent_for(session, article, data.parent_id, site.max_depth or max_depth)
-    author, token = _author_for(session, site, data, client.author_token)
+    parent = _parent_for(connection, article, data.parent_id, site.max_depth or max_depth)
+    name = clean_text(data.author_name)[:80]
+    author_id, token = _author_for(connection, site, data, name, client.author_token)
 
-    comment = Comment(
-        site_id=site.id,
-        article_id=article.id,
-        parent_id=parent.id if parent else None,
-        root_id=parent.root_id if parent else None,
-        depth=parent.depth + 1 if parent else 0,
-        author_name=clean_text(data.author_name)[:80] or "Anonymous",
-        body=body,
-        html=render_html(body),
-        fingerprint=fingerprint(body),
-        status=CommentStatus.PENDING,
-        ip_hash=client.ip_hash,
-        ip_address=(client.ip_address or "")[:45] or None,
-        user_agent=(client.user_agent or "")[:300] or None,
-        client_signals=_client_signals(data),
-        idempotency_key=client.idempotency_key,
-        request_id=client.request_id,
+    now = utcnow()
+    values: dict[str, Any] = {
+        "site_id": site.id,
+        "article_id": article.id,
+        "parent_id": parent.id if parent else None,
+        "b_root_id": parent.root_id if parent else None,  # None: the comment's own id
+        "depth": parent.depth + 1 if parent else 0,
+        "author_id": author_id,
+        "author_name": name or "Anonymous",
+        "body": body,
+        "html": render_html(body),
+        "fingerprint": fingerprint(body),
+        "status": CommentStatus.PENDING,
+        "status_reason": None,
+        "ip_hash": client.ip_hash,
+        "ip_address": (client.ip_address or "")[:45] or None,
+        "user_agent": (client.user_agent or "")[:300] or None,
+        "client_signals": _client_signals(data),
+        "idempotency_key": client.idempotency_key,
+        "request_id": client.request_id,
+        "created_at": now,
+        "updated_at": now,
+        "decided_at": None,
         # Marked as sent now; if the send after commit is lost, the sweep finds it stale.
-        enqueued_at=utcnow(),
-    )
-    comment.article = article
-    comment.author = author
-    session.add(comment)
-    session.flush()
-    if comment.root_id is None:
-        comment.root_id = comment.id
-    record_creation(session, comment, Actor("author", str(author.id)))
+        "enqueued_at": now,
+        "checked_at": None,
+        "moderation_attempts": 0,
+        "lease_until": None,
+        "flag_count": 0,
+        "flagged_at": None,
+    }
+    statement = (_INSERT_COMMENT_PG if connection.dialect.name == "postgresql"
+                 else _INSERT_COMMENT_SQLITE)
+    comment_id = connection.execute(statement, values).scalar_one()
+    new = _NewComment(id=comment_id, site_id=site.id, parent_id=values["parent_id"],
+                      status=CommentStatus.PENDING, author_name=values["author_name"],
+                      author_id=author_id, body=body, html=values["html"], created_at=now)
+    record_creation(session, new, article, Actor("author", str(author_id)))
+    status = CommentStatus.PENDING
     if site.mode == ModerationMode.POST:
+        comment = session.get(Comment, comment_id)
+        assert comment is not None
         transition(session, comment, CommentStatus.APPROVED, Actor.system("post-moderation"),
                    POST_MODERATION_REASON)
-    return Accepted(comment, token, created=True)
+        status = comment.status
+    return Accepted(comment_id, status, article.key, new.parent_id, now, token, True, session)
 
 
-def _replay(earlier: Comment, client: ClientInfo) -> Accepted:
+def _replay(session: Session, earlier: Comment, client: ClientInfo) -> Accepted:
     token = client.author_token
     if token is None or token_digest(token) != earlier.author.token_hash:
         raise Conflict("this Idempotency-Key was already used by another submission")
-    return Accepted(earlier, client.author_token, created=False)
+    return Accepted(earlier.id, earlier.status, earlier.article.key, earlier.parent_id,
+                    earlier.created_at, token, False, session)
 
 
-def _too_old(site: Site, article: Article) -> bool:
+def _too_old(site: Site | SitePolicy, article: Row[Any]) -> bool:
     if site.close_after_days is None or article.created_at is None:
         return False
     return utcnow() - article.created_at > timedelta(days=site.close_after_days)
@@ -148,32 +276,30 @@ def _client_signals(data: Submission) -> dict[str, Any]:
     return signals
 
 
-def _article_for(session: Session, site: Site, data: Submission) -> Article:
+def _article_for(session: Session, connection: Connection, site: Site | SitePolicy,
+                 data: Submission) -> Row[Any]:
     key = data.article.strip()
-    article = session.scalar(select(Article).where(Article.site_id == site.id, Article.key == key))
+    article = connection.execute(_ARTICLE, {"site_id": site.id, "key": key}).first()
     if article is not None:
         return article
     if not site.auto_create_articles:
         raise NotFound(f"no article {key!r} on site {site.id!r}",
                        fields={"article": ["Unknown article."]})
-    article = Article(site_id=site.id, key=key, url=data.article_url, title=data.article_title,
-                      approved_count=0, is_open=True)
     try:
         # A savepoint: two first comments racing on a new article must not fail the loser.
         with session.begin_nested():
-            session.add(article)
+            return connection.execute(_INSERT_ARTICLE, {
+                "site_id": site.id, "key": key, "url": data.article_url,
+                "title": data.article_title, "approved_count": 0, "is_open": True}).one()
     except IntegrityError:
-        article = session.scalars(
-            select(Article).where(Article.site_id == site.id, Article.key == key)
-        ).one()
-    return article
+        return connection.execute(_ARTICLE, {"site_id": site.id, "key": key}).one()
 
 
-def _parent_for(session: Session, article: Article, parent_id: int | None,
-                max_depth: int) -> Comment | None:
+def _parent_for(connection: Connection, article: Row[Any], parent_id: int | None,
+                max_depth: int) -> Row[Any] | None:
     if parent_id is None:
         return None
-    parent = session.get(Comment, parent_id)
+    parent = connection.execute(_PARENT, {"parent_id": parent_id}).first()
     if parent is None or parent.article_id != article.id:
         raise DomainError("the parent comment is not on this article",
                           fields={"parent_id": ["No such comment on this article."]})
@@ -185,27 +311,20 @@ def _parent_for(session: Session, article: Article, parent_id: int | None,
     return parent
 
 
-def _author_for(session: Session, site: Site, data: Submission,
-                token: str | None) -> tuple[Author, str]:
-    """Reuse the author behind a valid token; otherwise start a new identity."""
+def _author_for(connection: Connection, site: Site | SitePolicy, data: Submission, name: str,
+                token: str | None) -> tuple[int, str]:
+    """Reuse the author behind a valid token (renamed if the name changed); otherwise
+    start a new identity. Returns the author's id and token."""
     if token:
-        author = session.scalar(
-            select(Author).where(Author.token_hash == token_digest(token),
-                                 Author.site_id == site.id)
-        )
+        author = connection.execute(_AUTHOR_BY_TOKEN, {"token_hash": token_digest(token),
+                                                       "site_id": site.id}).first()
         if author is not None:
-            name = clean_text(data.author_name)[:80]
-            if name:
-                author.display_name = name
-            return author, token
+            if name and name != author.display_name:
+                connection.execute(_RENAME_AUTHOR, {"b_id": author.id, "b_name": name})
+            return author.id, token
     token = new_token("at")
-    author = Author(
-        site_id=site.id,
-        display_name=clean_text(data.author_name)[:80] or "Anonymous",
-        email_hash=hash_email(data.author_email),
-        token_hash=token_digest(token),
-        approved_count=0,
-        rejected_count=0,
-    )
-    session.add(author)  # inserted with the comment (one flush: the relationship orders them)
-    return author, token
+    author_id = connection.execute(_INSERT_AUTHOR, {
+        "site_id": site.id, "display_name": name or "Anonymous",
+        "email_hash": hash_email(data.author_email), "token_hash": token_digest(token),
+        "approved_count": 0, "rejected_count": 0}).scalar_one()
+    return author_id, token

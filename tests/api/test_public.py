@@ -109,6 +109,41 @@ def test_thread_shows_only_approved_threaded_and_sanitised(client: FlaskClient,
         assert len(authors) == 1
 
 
+def test_submit_stores_comment_audit_and_event_with_thread_ids(client: FlaskClient,
+                                                               app: Flask) -> None:
+    """The submit path writes with prebuilt statements: check the rows it leaves."""
+    first = submit(client, body="A root comment.").get_json()
+    second = submit(client, body="Another root.").get_json()
+    reply = submit(client, body="A reply.", parent_id=first["id"], author_name="Ann B.",
+                   headers={"X-Author-Token": first["author_token"]}).get_json()
+    nested = submit(client, body="Deeper.", parent_id=reply["id"]).get_json()
+    assert reply["author_token"] == first["author_token"]
+    with app.app_context():
+        rows = {c.id: c for c in db.session.scalars(select(Comment))}
+        assert [(rows[d["id"]].root_id, rows[d["id"]].depth)
+                for d in (first, second, reply, nested)] == [
+            (first["id"], 0), (second["id"], 0), (first["id"], 1), (first["id"], 2)]
+        assert rows[reply["id"]].author_id == rows[first["id"]].author_id
+        assert rows[reply["id"]].author.display_name == "Ann B."
+        assert rows[nested["id"]].author_id != rows[first["id"]].author_id
+        comment = rows[first["id"]]
+        assert comment.status == CommentStatus.PENDING
+        assert comment.enqueued_at is not None
+        assert comment.checked_at is None
+        assert comment.html == "<p>A root comment.</p>"
+        audits = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "comment.created").order_by(AuditEntry.id)).all()
+        assert [(a.subject_id, a.to_status, a.actor_type, a.actor_id) for a in audits] == [
+            (str(d["id"]), "pending", "author", str(rows[d["id"]].author_id))
+            for d in (first, second, reply, nested)]
+        event = db.session.scalars(select(Event).where(
+            Event.subject_id == str(reply["id"]))).one()
+        assert event.type == "comment.created"
+        assert event.payload["data"]["comment"]["parent_id"] == first["id"]
+        assert event.payload["data"]["comment"]["author_name"] == "Ann B."
+        assert event.payload["data"]["article"]["key"] == "story-1"
+
+
 def test_thread_cursor_pagination_both_sorts(client: FlaskClient, app: Flask) -> None:
     ids = [submit(client, body=f"Point number {i} about the budget.").get_json()["id"]
            for i in range(5)]
