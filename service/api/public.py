@@ -62,6 +62,11 @@ STATUS_MESSAGES = {
 PUBLIC_READ_CACHE = "public, max-age=0, s-maxage=5, must-revalidate"
 
 
+# One instance for every submit: given the class, webargs builds (and deep-copies the fields
+# of) a new schema per request. Loading keeps no state on the instance.
+SUBMIT_SCHEMA = SubmitSchema()
+
+
 def _render(doc: Any) -> bytes:
     return current_app.json.dumps(doc).encode()
 
@@ -132,7 +137,7 @@ class Comments(MethodView):
 
     @limiter.limit(_submit_limit, exempt_when=_submit_limit_off)
     @limiter.limit(_submit_limit, key_func=_author_key, exempt_when=_submit_author_exempt)
-    @blp.arguments(SubmitSchema)
+    @blp.arguments(SUBMIT_SCHEMA)
     @blp.response(202, AcceptedSchema)
     @blp.alt_response(404, description="Unknown site, article or parent")
     @blp.alt_response(409, description="Comments closed, or reply to a removed comment")
