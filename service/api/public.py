@@ -144,7 +144,7 @@ class Comments(MethodView):
     def post(self, args: dict[str, Any], site_id: str) -> tuple[dict[str, Any], int]:
         """Submit a comment or a reply; it is decided in the background."""
         settings = _settings()
-        site = site_policy(db.session, site_id)
+        site = site_policy(db.session, site_id, args["article"])
         g.cors_site = site
         data = Submission(
             article=args["article"], body=args["body"], author_name=args["author_name"],

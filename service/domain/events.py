@@ -93,7 +93,7 @@ def emit(session: Session, site_id: str, event_type: str, subject_id: str,
         payload={"type": event_type, "timestamp": utcnow().isoformat(), "data": payload},
     )
     session.add(event)
-    session.info[EVENTS_WRITTEN] = True
+    emitted(session)
     return event
 
 
@@ -101,22 +101,23 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
-_INSERT_EVENT = insert(Event.__table__)
+INSERT_EVENT = insert(Event.__table__)
 
 
-def emit_now(session: Session, site_id: str, event_type: str, subject_id: str,
-             payload: dict[str, Any]) -> str:
-    """``emit`` as one prebuilt INSERT in the caller's transaction, without the unit of
-    work: for the submit path, where flushing an ORM object costs more than the insert.
-    Returns the event id; the after-commit wake happens as for ``emit``."""
-    event_id = new_event_id()
+def event_row(site_id: str, event_type: str, subject_id: str,
+              payload: dict[str, Any]) -> dict[str, Any]:
+    """An ``events`` row for the prebuilt ``INSERT_EVENT`` (``emit`` without the unit of
+    work, for the submit path); the caller also calls ``emitted``."""
     now = utcnow()
-    session.connection().execute(_INSERT_EVENT, {
-        "id": event_id, "site_id": site_id, "type": event_type, "subject_id": subject_id,
-        "payload": {"type": event_type, "timestamp": now.isoformat(), "data": payload},
-        "created_at": now, "dispatched_at": None})
+    return {"id": new_event_id(), "site_id": site_id, "type": event_type,
+            "subject_id": subject_id,
+            "payload": {"type": event_type, "timestamp": now.isoformat(), "data": payload},
+            "created_at": now, "dispatched_at": None}
+
+
+def emitted(session: Session) -> None:
+    """Say that this transaction wrote events: its commit wakes the webhook fan-out."""
     session.info[EVENTS_WRITTEN] = True
-    return event_id
 
 
 @sa_event.listens_for(Session, "after_commit")

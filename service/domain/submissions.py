@@ -9,7 +9,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +35,7 @@ from service.models import (
     CommentStatus,
     ModerationMode,
     Site,
+    TrustLevel,
     utcnow,
 )
 
@@ -57,8 +68,22 @@ class ClientInfo:
 
 
 @dataclass(frozen=True)
+class StoredArticle:
+    """An article row as submitting reads it."""
+
+    id: int
+    key: str
+    url: str | None
+    title: str | None
+    is_open: bool
+    approved_count: int
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
 class SitePolicy:
-    """What accepting a comment needs of a site (and CORS, its origins): one small query."""
+    """What accepting a comment needs of a site (and CORS, its origins): one small query,
+    which also reads the submission's article when its key is given."""
 
     id: str
     mode: ModerationMode
@@ -66,6 +91,8 @@ class SitePolicy:
     auto_create_articles: bool
     close_after_days: int | None
     allowed_origins: tuple[str, ...]
+    article_key: str | None = None  # the key the article below was looked up by
+    article: StoredArticle | None = None  # None: no such article (yet), or not looked up
 
     def allows_origin(self, origin: str) -> bool:
         return origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}
@@ -113,11 +140,16 @@ class _NewComment:
 _sites, _articles = Site.__table__, Article.__table__
 _authors, _comments = Author.__table__, Comment.__table__
 
-_SITE_POLICY = select(_sites.c.id, _sites.c.mode, _sites.c.max_depth,
-                      _sites.c.auto_create_articles, _sites.c.close_after_days,
-                      _sites.c.allowed_origins).where(_sites.c.id == bindparam("site_id"))
 _ARTICLE_COLUMNS = (_articles.c.id, _articles.c.key, _articles.c.url, _articles.c.title,
                     _articles.c.is_open, _articles.c.approved_count, _articles.c.created_at)
+# The site and (outer-joined) the submission's article: one round trip for both.
+_SITE_POLICY = select(
+    _sites.c.id, _sites.c.mode, _sites.c.max_depth, _sites.c.auto_create_articles,
+    _sites.c.close_after_days, _sites.c.allowed_origins,
+    *[c.label(f"article_{c.name}") for c in _ARTICLE_COLUMNS],
+).select_from(_sites.outerjoin(_articles, and_(_articles.c.site_id == _sites.c.id,
+                                               _articles.c.key == bindparam("key")))
+              ).where(_sites.c.id == bindparam("site_id"))
 _ARTICLE = select(*_ARTICLE_COLUMNS).where(_articles.c.site_id == bindparam("site_id"),
                                            _articles.c.key == bindparam("key"))
 _INSERT_ARTICLE = insert(_articles).returning(*_ARTICLE_COLUMNS)
@@ -134,27 +166,56 @@ _INSERT_AUTHOR = insert(_authors).returning(_authors.c.id)
 _COMMENT_VALUES = [c.name for c in _comments.c if c.name not in {"id", "root_id"}]
 
 
-def _comment_insert(new_id: Any) -> Any:
+def _comment_insert(new_id: Any, new_author: Any = None) -> Any:
     """INSERT ... SELECT taking the new id from ``new_id``, with ``root_id`` = that id for a
-    root: one statement where the ORM needed an INSERT and an UPDATE."""
+    root: one statement where the ORM needed an INSERT and an UPDATE. With ``new_author``
+    (a CTE inserting the author), ``author_id`` is that author's."""
+    author_id = new_author.c.id if new_author is not None else bindparam("author_id",
+                                                                         type_=Integer)
     source = select(
         new_id.c.id,
         func.coalesce(bindparam("b_root_id", type_=Integer), new_id.c.id),
-        *[bindparam(name, type_=_comments.c[name].type) for name in _COMMENT_VALUES],
+        *[author_id if name == "author_id" else bindparam(name, type_=_comments.c[name].type)
+          for name in _COMMENT_VALUES],
     )
-    return insert(_comments).from_select(["id", "root_id", *_COMMENT_VALUES],
-                                         source).returning(_comments.c.id)
+    if new_author is not None:  # one row each: a join on true, not a cartesian warning
+        source = source.select_from(new_id.join(new_author, true()))
+    return insert(_comments).from_select(["id", "root_id", *_COMMENT_VALUES], source).returning(
+        _comments.c.id, _comments.c.author_id)
 
 
 # PostgreSQL: the next value of the serial's sequence, as the column default would take it.
-_INSERT_COMMENT_PG = _comment_insert(
-    select(func.nextval(func.pg_get_serial_sequence("comments", "id")).label("id"))
-    .cte("new_comment"))
+_PG_NEW_ID = (select(func.nextval(func.pg_get_serial_sequence("comments", "id")).label("id"))
+              .cte("new_comment"))
+_INSERT_COMMENT_PG = _comment_insert(_PG_NEW_ID)
+# ... and a new author in the same round trip (a data-modifying CTE), ``a_`` parameters.
+_AUTHOR_VALUES = ("site_id", "display_name", "email_hash", "token_hash", "trust",
+                  "approved_count", "rejected_count", "created_at")
+_INSERT_COMMENT_AND_AUTHOR_PG = _comment_insert(_PG_NEW_ID, insert(_authors).values(
+    {name: bindparam(f"a_{name}", type_=_authors.c[name].type) for name in _AUTHOR_VALUES}
+).returning(_authors.c.id).cte("new_author"))
 # SQLite: max(rowid) + 1 is SQLite's own choice for an INTEGER PRIMARY KEY without
 # AUTOINCREMENT, and an INSERT holds the write lock while it reads it.
 _INSERT_COMMENT_SQLITE = _comment_insert(
     select((func.coalesce(func.max(_comments.c.id), literal_column("0")) + 1).label("id"))
     .subquery("new_comment"))
+
+
+def _insert_comment(connection: Connection, values: dict[str, Any],
+                    new_author: dict[str, Any] | None) -> tuple[int, int]:
+    """Insert the comment (and ``new_author`` first, if given); return both ids."""
+    if connection.dialect.name == "postgresql":
+        if new_author is None:
+            row = connection.execute(_INSERT_COMMENT_PG, values).one()
+        else:
+            row = connection.execute(_INSERT_COMMENT_AND_AUTHOR_PG, {
+                **values, **{f"a_{name}": value for name, value in new_author.items()}}).one()
+    else:
+        if new_author is not None:
+            values = {**values,
+                      "author_id": connection.execute(_INSERT_AUTHOR, new_author).scalar_one()}
+        row = connection.execute(_INSERT_COMMENT_SQLITE, values).one()
+    return row.id, row.author_id
 
 
 def get_site(session: Session, site_id: str) -> Site:
@@ -164,14 +225,19 @@ def get_site(session: Session, site_id: str) -> Site:
     return site
 
 
-def site_policy(session: Session, site_id: str) -> SitePolicy:
-    """The site as submitting needs it, read now (never cached: policy changes apply at
-    once); 404 for an unknown site."""
-    row = session.connection().execute(_SITE_POLICY, {"site_id": site_id}).first()
+def site_policy(session: Session, site_id: str, article_key: str = "") -> SitePolicy:
+    """The site as submitting needs it, and the article ``article_key`` names, read now
+    (never cached: policy changes apply at once); 404 for an unknown site."""
+    key = article_key.strip()
+    row = session.connection().execute(_SITE_POLICY, {"site_id": site_id, "key": key}).first()
     if row is None:
         raise NotFound(f"no site {site_id!r}")
+    article = None
+    if row.article_id is not None:
+        article = StoredArticle(**{c.name: row._mapping[f"article_{c.name}"]
+                                   for c in _ARTICLE_COLUMNS})
     return SitePolicy(row.id, row.mode, row.max_depth, row.auto_create_articles,
-                      row.close_after_days, tuple(row.allowed_origins or ()))
+                      row.close_after_days, tuple(row.allowed_origins or ()), key, article)
 
 
 def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
@@ -205,9 +271,14 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
         raise Conflict(f"comments are closed on {article.key!r}")
     parent = _parent_for(connection, article, data.parent_id, site.max_depth or max_depth)
     name = clean_text(data.author_name)[:80]
-    author_id, token = _author_for(connection, site, data, name, client.author_token)
-
+    author_id, token = _known_author(connection, site, name, client.author_token)
     now = utcnow()
+    new_author = None
+    if author_id is None:
+        new_author = {"site_id": site.id, "display_name": name or "Anonymous",
+                      "email_hash": hash_email(data.author_email),
+                      "token_hash": token_digest(token), "trust": TrustLevel.NEW,
+                      "approved_count": 0, "rejected_count": 0, "created_at": now}
     values: dict[str, Any] = {
         "site_id": site.id,
         "article_id": article.id,
@@ -238,9 +309,7 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
         "flag_count": 0,
         "flagged_at": None,
     }
-    statement = (_INSERT_COMMENT_PG if connection.dialect.name == "postgresql"
-                 else _INSERT_COMMENT_SQLITE)
-    comment_id = connection.execute(statement, values).scalar_one()
+    comment_id, author_id = _insert_comment(connection, values, new_author)
     new = _NewComment(id=comment_id, site_id=site.id, parent_id=values["parent_id"],
                       status=CommentStatus.PENDING, author_name=values["author_name"],
                       author_id=author_id, body=body, html=values["html"], created_at=now)
@@ -263,7 +332,7 @@ def _replay(session: Session, earlier: Comment, client: ClientInfo) -> Accepted:
                     earlier.created_at, token, False, session)
 
 
-def _too_old(site: Site | SitePolicy, article: Row[Any]) -> bool:
+def _too_old(site: Site | SitePolicy, article: StoredArticle) -> bool:
     if site.close_after_days is None or article.created_at is None:
         return False
     return utcnow() - article.created_at > timedelta(days=site.close_after_days)
@@ -277,25 +346,28 @@ def _client_signals(data: Submission) -> dict[str, Any]:
 
 
 def _article_for(session: Session, connection: Connection, site: Site | SitePolicy,
-                 data: Submission) -> Row[Any]:
+                 data: Submission) -> StoredArticle:
     key = data.article.strip()
-    article = connection.execute(_ARTICLE, {"site_id": site.id, "key": key}).first()
-    if article is not None:
-        return article
+    if isinstance(site, SitePolicy) and site.article is not None and site.article_key == key:
+        return site.article  # read with the site, in this transaction
+    row = connection.execute(_ARTICLE, {"site_id": site.id, "key": key}).first()
+    if row is not None:
+        return StoredArticle(*row)
     if not site.auto_create_articles:
         raise NotFound(f"no article {key!r} on site {site.id!r}",
                        fields={"article": ["Unknown article."]})
     try:
         # A savepoint: two first comments racing on a new article must not fail the loser.
         with session.begin_nested():
-            return connection.execute(_INSERT_ARTICLE, {
+            return StoredArticle(*connection.execute(_INSERT_ARTICLE, {
                 "site_id": site.id, "key": key, "url": data.article_url,
-                "title": data.article_title, "approved_count": 0, "is_open": True}).one()
+                "title": data.article_title, "approved_count": 0, "is_open": True}).one())
     except IntegrityError:
-        return connection.execute(_ARTICLE, {"site_id": site.id, "key": key}).one()
+        return StoredArticle(*connection.execute(_ARTICLE, {"site_id": site.id,
+                                                            "key": key}).one())
 
 
-def _parent_for(connection: Connection, article: Row[Any], parent_id: int | None,
+def _parent_for(connection: Connection, article: StoredArticle, parent_id: int | None,
                 max_depth: int) -> Row[Any] | None:
     if parent_id is None:
         return None
@@ -311,10 +383,10 @@ def _parent_for(connection: Connection, article: Row[Any], parent_id: int | None
     return parent
 
 
-def _author_for(connection: Connection, site: Site | SitePolicy, data: Submission, name: str,
-                token: str | None) -> tuple[int, str]:
-    """Reuse the author behind a valid token (renamed if the name changed); otherwise
-    start a new identity. Returns the author's id and token."""
+def _known_author(connection: Connection, site: Site | SitePolicy, name: str,
+                  token: str | None) -> tuple[int | None, str]:
+    """The author behind a valid token (renamed if the name changed) and that token; or
+    None and a new token: the caller inserts the new identity with the comment."""
     if token:
         author = connection.execute(_AUTHOR_BY_TOKEN, {"token_hash": token_digest(token),
                                                        "site_id": site.id}).first()
@@ -322,9 +394,4 @@ def _author_for(connection: Connection, site: Site | SitePolicy, data: Submissio
             if name and name != author.display_name:
                 connection.execute(_RENAME_AUTHOR, {"b_id": author.id, "b_name": name})
             return author.id, token
-    token = new_token("at")
-    author_id = connection.execute(_INSERT_AUTHOR, {
-        "site_id": site.id, "display_name": name or "Anonymous",
-        "email_hash": hash_email(data.author_email), "token_hash": token_digest(token),
-        "approved_count": 0, "rejected_count": 0}).scalar_one()
-    return author_id, token
+    return None, new_token("at")
