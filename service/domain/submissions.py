@@ -68,6 +68,26 @@ class ClientInfo:
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """The submission's text work (clean, render, fingerprint), done before the transaction
+    starts: on SQLite a submit holds the write lock from its first statement to the commit,
+    and every other writer waits meanwhile."""
+
+    body: str
+    html: str
+    fingerprint: str
+    author_name: str  # cleaned and cut; "" if nothing is left
+
+
+def render_submission(data: Submission, max_body_chars: int) -> Rendered:
+    """Render only text that will be accepted (``submit_comment`` refuses the rest)."""
+    body = clean_text(data.body)
+    accepted = 0 < len(body) <= max_body_chars
+    return Rendered(body, render_html(body) if accepted else "",
+                    fingerprint(body) if accepted else "", clean_text(data.author_name)[:80])
+
+
+@dataclass(frozen=True)
 class StoredArticle:
     """An article row as submitting reads it."""
 
@@ -241,11 +261,13 @@ def site_policy(session: Session, site_id: str, article_key: str = "") -> SitePo
 
 
 def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
-                   client: ClientInfo, *, max_depth: int, max_body_chars: int) -> Accepted:
+                   client: ClientInfo, *, max_depth: int, max_body_chars: int,
+                   rendered: Rendered | None = None) -> Accepted:
     """Store a new comment as pending (or approved on a post-moderated site).
 
     The comment, its audit entry and its outbox event are written in the caller's
     transaction with prebuilt Core statements (no ORM flush); the caller commits.
+    ``rendered``: ``render_submission(data, max_body_chars)`` if the caller did it already.
     """
     if client.idempotency_key:
         earlier = session.scalar(
@@ -256,7 +278,8 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
         if earlier is not None:
             return _replay(session, earlier, client)
 
-    body = clean_text(data.body)
+    text = rendered or render_submission(data, max_body_chars)
+    body = text.body
     if not body:
         raise DomainError("the comment is empty", fields={"body": ["Comment text is empty."]})
     if len(body) > max_body_chars:
@@ -270,7 +293,7 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
     if not article.is_open or _too_old(site, article):
         raise Conflict(f"comments are closed on {article.key!r}")
     parent = _parent_for(connection, article, data.parent_id, site.max_depth or max_depth)
-    name = clean_text(data.author_name)[:80]
+    name = text.author_name
     author_id, token = _known_author(connection, site, name, client.author_token)
     now = utcnow()
     new_author = None
@@ -288,8 +311,8 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
         "author_id": author_id,
         "author_name": name or "Anonymous",
         "body": body,
-        "html": render_html(body),
-        "fingerprint": fingerprint(body),
+        "html": text.html,
+        "fingerprint": text.fingerprint,
         "status": CommentStatus.PENDING,
         "status_reason": None,
         "ip_hash": client.ip_hash,
