@@ -382,7 +382,9 @@ def _article_for(session: Session, connection: Connection, site: Site | SitePoli
     try:
         # A savepoint: two first comments racing on a new article must not fail the loser.
         with session.begin_nested():
-            return StoredArticle(*connection.execute(_INSERT_ARTICLE, {
+            # session.connection(), not ``connection``: the SAVEPOINT is emitted when the
+            # nested transaction first asks for its connection.
+            return StoredArticle(*session.connection().execute(_INSERT_ARTICLE, {
                 "site_id": site.id, "key": key, "url": data.article_url,
                 "title": data.article_title, "approved_count": 0, "is_open": True}).one())
     except IntegrityError:
