@@ -116,12 +116,16 @@ class Load:
     method: str = "GET"
     body: str | None = None  # "{n}" is replaced by a per-request tag
     delay_ms: int = 0  # per-connection pause between requests (paced runs)
+    origin: str | None = None  # an Origin header (browsers send one with every POST)
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, "BENCH_METHOD": self.method, "BENCH_DELAY_MS": str(self.delay_ms)}
         env.pop("BENCH_BODY", None)
+        env.pop("BENCH_ORIGIN", None)
         if self.body is not None:
             env["BENCH_BODY"] = self.body
+        if self.origin is not None:
+            env["BENCH_ORIGIN"] = self.origin
         return env
 
 

@@ -64,6 +64,8 @@ from tests.support import Process, free_port  # noqa: E402
 
 T = TypeVar("T")
 PACED_SHARE = 0.7
+#: Every POST carries the Origin a browser sends (the demo site's page), as the widget's do.
+BROWSER_ORIGIN = "http://127.0.0.1:8000"
 #: Write connections of the paced read+submit run (each pauses between submits).
 PACED_WRITE_CONNECTIONS = 4
 PROCESS_OF = {"ours": "web", "bare": "reference", "isso": "isso"}
@@ -193,7 +195,9 @@ def sanity(servers: Servers) -> list[str]:
 
 
 def _load(base: str | None, path: str | None, method: str, body: str | None) -> Load | None:
-    return Load(base + path, method, body) if base and path else None
+    if not (base and path):
+        return None
+    return Load(base + path, method, body, origin=BROWSER_ORIGIN if method == "POST" else None)
 
 
 def http_phase(args: argparse.Namespace, stack: stacks.Stack, servers: Servers,
@@ -282,9 +286,10 @@ def http_phase(args: argparse.Namespace, stack: stacks.Stack, servers: Servers,
     half = max(1, args.connections // 2)
     pairs = {
         "ours": (Load(f"{servers.ours}/api/v1/sites/demo/comments?article=t50"),
-                 Load(f"{servers.ours}/api/v1/sites/demo/comments", "POST", SUBMIT_BODY)),
+                 Load(f"{servers.ours}/api/v1/sites/demo/comments", "POST", SUBMIT_BODY,
+                      origin=BROWSER_ORIGIN)),
         "bare": (Load(f"{servers.bare}/items?key=t50&limit=50"),
-                 Load(f"{servers.bare}/items", "POST", REF_INSERT_BODY)),
+                 Load(f"{servers.bare}/items", "POST", REF_INSERT_BODY, origin=BROWSER_ORIGIN)),
     }
     for who, (read, write) in pairs.items():
         idle()

@@ -308,7 +308,9 @@ def profile(app: Flask, method: str, path: str, body_template: str | None = None
 
     def once(n: int) -> None:
         body = body_template.replace("{n}", f"p{n}") if body_template else None
-        response = client.open(path, method=method, data=body,
+        # A browser sends Origin with every POST (the widget's submits check it).
+        headers = {"Origin": "http://127.0.0.1:8000"} if method == "POST" else {}
+        response = client.open(path, method=method, data=body, headers=headers,
                                content_type="application/json")
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: "

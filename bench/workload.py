@@ -239,7 +239,7 @@ def _post(port: int, source: str, body: dict[str, object]) -> tuple[int, float, 
                                       source_address=(source, 0))
     try:
         conn.request("POST", "/api/v1/sites/demo/comments", json.dumps(body),
-                     {"Content-Type": "application/json"})
+                     {"Content-Type": "application/json", "Origin": "http://127.0.0.1:8000"})
         response = conn.getresponse()
         payload = response.read()
     except (OSError, http.client.HTTPException):

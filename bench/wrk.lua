@@ -4,6 +4,7 @@
 --   BENCH_BODY          request body; "{n}" becomes a per-thread counter ("t3-17"), so
 --                       every submitted comment has its own text
 --   BENCH_CONTENT_TYPE  default application/json
+--   BENCH_ORIGIN        an Origin header, as a browser sends with every POST (the widget)
 --   BENCH_DELAY_MS      pause of each connection before its next request (paced runs:
 --                       32 connections with a 40 ms pause ask for at most 800 requests/s;
 --                       latencies are measured from send to answer, pauses excluded)
@@ -13,6 +14,9 @@
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body_template = os.getenv("BENCH_BODY")
 local headers = { ["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/json" }
+if os.getenv("BENCH_ORIGIN") then
+  headers["Origin"] = os.getenv("BENCH_ORIGIN")
+end
 
 local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0
 if delay_ms > 0 then
