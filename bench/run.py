@@ -378,6 +378,9 @@ def worker_phase(args: argparse.Namespace, stack: stacks.Stack, app: Any,
     for concurrency in args.concurrency:
         stack.purge_broker()
         stacks.drain_outbox(app)
+        settled = stacks.settle_waiting(app)
+        if settled:
+            log(f"set aside {settled} comments the HTTP phase left unchecked")
         worker = processes.start(f"worker-c{concurrency}", stack.command("worker"),
                                  stack.env(WARDEN_WORKER_CONCURRENCY=str(concurrency)))
         # Warm up first, then store the comments: a task drains every waiting comment, so
