@@ -206,28 +206,27 @@ def seed(app: Flask) -> dict[str, int]:
 
 def drain_outbox(app: Flask) -> int:
     """Mark undispatched events as dispatched (what a caught-up fan-out leaves)."""
-    from service.extensions import db
     from service.models import Event
 
-    with app.app_context():
-        result = db.session.execute(update(Event).where(Event.dispatched_at.is_(None))
-                                    .values(dispatched_at=_now()))
-        n = getattr(result, "rowcount", 0)
-        db.session.commit()
-        db.session.remove()
-    return int(n or 0)
+    return _stamp_unset(app, Event.dispatched_at)
 
 
 def settle_waiting(app: Flask) -> int:
     """Take the HTTP phase's submits (thousands, never checked: no worker ran then) out of
     the worker's queue, as if decided. Otherwise the first worker run drains them with its
     own comments and its rate counts only its own: 147/s where the worker did 544."""
-    from service.extensions import db
     from service.models import Comment as CommentModel
 
+    return _stamp_unset(app, CommentModel.checked_at)
+
+
+def _stamp_unset(app: Flask, column: Any) -> int:
+    """Set ``column`` to now wherever it is NULL; return how many rows changed."""
+    from service.extensions import db
+
     with app.app_context():
-        result = db.session.execute(update(CommentModel).where(CommentModel.checked_at.is_(None))
-                                    .values(checked_at=_now()))
+        result = db.session.execute(update(column.class_).where(column.is_(None))
+                                    .values({column.key: _now()}))
         n = getattr(result, "rowcount", 0)
         db.session.commit()
         db.session.remove()
