@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.security import new_token, token_digest
 from service.models import ApiKey, AuditEntry, ModerationMode, Role, Site, utcnow
+from service.models.site import origin_allowed
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ORIGIN = re.compile(r"^https?://[^/\s?#]+/?$")
@@ -98,7 +99,7 @@ class SiteView:
     allowed_origins: tuple[str, ...]
 
     def allows_origin(self, origin: str) -> bool:
-        return origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}
+        return origin_allowed(self.allowed_origins, origin)
 
 
 _SITE_VIEW = select(Site.id, Site.allowed_origins).where(Site.id == bindparam("site_id"))

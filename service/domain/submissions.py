@@ -38,6 +38,7 @@ from service.models import (
     TrustLevel,
     utcnow,
 )
+from service.models.site import origin_allowed
 
 POST_MODERATION_REASON = "published at once; checks may still pull it back"
 
@@ -115,7 +116,7 @@ class SitePolicy:
     article: StoredArticle | None = None  # None: no such article (yet), or not looked up
 
     def allows_origin(self, origin: str) -> bool:
-        return origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}
+        return origin_allowed(self.allowed_origins, origin)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -51,4 +52,9 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def allows_origin(self, origin: str) -> bool:
-        return origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins or []}
+        return origin_allowed(self.allowed_origins or (), origin)
+
+
+def origin_allowed(allowed: Iterable[str], origin: str) -> bool:
+    """The one rule for CORS and posting: exact origins, a trailing slash ignored."""
+    return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
