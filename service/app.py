@@ -105,6 +105,11 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
             "info": {"description": "Comment moderation API. Errors: "
                      '{"error": {"code", "message", "fields"?}}.'},
         },
+        # With every limit "off" the limiter is not installed at all: its per-request hooks
+        # cost about 0.15 ms of CPU even when each limit is exempt. Set on every app (the
+        # extension keeps the last app's value otherwise).
+        "RATELIMIT_ENABLED": (settings.rate_limit_submit != "off"
+                              or settings.rate_limit_flag != "off"),
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,  # a Redis blip must not turn submits into 500s

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from service.domain.errors import DomainError
@@ -196,6 +196,11 @@ def _prune(node: dict[str, Any]) -> bool:
 
 _COUNTS = select(Article.key, Article.approved_count).where(
     Article.site_id == bindparam("site_id"), Article.key.in_(bindparam("keys", expanding=True)))
+# PostgreSQL takes the keys as one array: the same SQL text whatever the number of keys, so
+# it is compiled once and prepared by the driver, where ``IN`` renders a new text per count.
+_COUNTS_ARRAY = select(Article.key, Article.approved_count).where(
+    Article.site_id == bindparam("site_id"),
+    Article.key == any_(bindparam("keys", type_=ARRAY(String))))
 
 
 def approved_counts(session: Session, site_id: str, keys: list[str]) -> dict[str, int]:
@@ -207,7 +212,8 @@ def approved_counts(session: Session, site_id: str, keys: list[str]) -> dict[str
     if keys:
         # One prebuilt Core statement on the session's connection: the same SQL without
         # building the expression and going through the ORM on every call.
-        rows = session.connection().execute(_COUNTS, {"site_id": site_id,
-                                                      "keys": sorted(set(keys))})
+        connection = session.connection()
+        statement = _COUNTS_ARRAY if connection.dialect.name == "postgresql" else _COUNTS
+        rows = connection.execute(statement, {"site_id": site_id, "keys": sorted(set(keys))})
         counts.update({row.key: row.approved_count for row in rows})
     return counts
