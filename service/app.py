@@ -111,7 +111,7 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "RATELIMIT_ENABLED": (settings.rate_limit_submit != "off"
                               or settings.rate_limit_flag != "off"),
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": False,  # only a 429 gets them (service.errors)
         "RATELIMIT_SWALLOW_ERRORS": True,  # a Redis blip must not turn submits into 500s
     }
 

@@ -21,4 +21,4 @@ class WardenApi(Api):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = WardenApi()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -370,11 +371,16 @@ def test_rate_limit_on_submit(app: Flask, settings: Any) -> None:
 
     limited = create_app(replace(settings, rate_limit_submit="2/minute"))
     limited_client = limited.test_client()
-    codes = [submit(limited_client).status_code for _ in range(3)]
-    assert codes == [202, 202, 429]
+    answers = [submit(limited_client) for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    # Accepted submits carry no quota headers (each would cost a Redis round trip).
+    assert "X-RateLimit-Remaining" not in answers[0].headers
     blocked = submit(limited_client)
     assert blocked.get_json()["error"]["code"] == "rate_limited"
-    assert int(blocked.headers["Retry-After"]) > 0
+    assert 0 < int(blocked.headers["Retry-After"]) <= 61  # the window, rounded up
+    assert blocked.headers["X-RateLimit-Limit"] == "2"
+    assert blocked.headers["X-RateLimit-Remaining"] == "0"
+    assert int(blocked.headers["X-RateLimit-Reset"]) > time.time()
     with limited.app_context():
         db.engine.dispose()
 
