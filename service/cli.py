@@ -266,13 +266,18 @@ def policy() -> None:
               help="proposed mode (default: the site's)")
 @click.option("--since", "since_days", type=click.FloatRange(0, None, min_open=True),
               default=None, help="only comments from the last DAYS days")
+@click.option("--rerun", is_flag=True,
+              help="run the local text checks again (today's models, the site's model and "
+                   "lists) and decide the proposed side on those scores")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def policy_replay(site_id: str, hold_threshold: float | None, reject_threshold: float | None,
-                  mode: str | None, since_days: float | None, as_json: bool) -> None:
+                  mode: str | None, since_days: float | None, rerun: bool,
+                  as_json: bool) -> None:
     """Re-decide the site's past comments from their stored check scores under proposed
     thresholds; count changed decisions and compare with moderators' verdicts.
 
-    Runs no model and changes nothing.
+    Changes nothing. Without --rerun it runs no model (stored scores only); with --rerun
+    the text checks run again, and remote providers are never called.
     """
     import json
 
@@ -281,7 +286,7 @@ def policy_replay(site_id: str, hold_threshold: float | None, reject_threshold: 
     with _database() as session:
         try:
             report = replay(session, site_id, hold=hold_threshold, reject=reject_threshold,
-                            mode=mode, since_days=since_days)
+                            mode=mode, since_days=since_days, rerun=rerun)
         except ReplayError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(report.as_dict()) if as_json else format_report(report))

@@ -132,7 +132,7 @@ def _context(comment: Comment, site: Site, facts: _Facts) -> CommentContext:
         suspect_words=tuple(site.suspect_words or ()),
         allowed_link_domains=tuple(site.allowed_link_domains or ()),
         blocked_link_domains=tuple(site.blocked_link_domains or ()),
-        user_ip=comment.ip_address, user_agent=comment.user_agent,
+        user_ip=comment.ip_address, user_agent=comment.user_agent, referrer=comment.referrer,
         permalink=comment.article.url, site_url=next(iter(site.allowed_origins or ()), None),
         is_reply=comment.parent_id is not None,
     )

@@ -9,11 +9,22 @@ what a moderator later did to a comment is the reference, through their labels.
 
 Author standing at replay time: trust is applied (trusted authors skip the hold band);
 bans and "hold first-time authors" are not, since they would hide what the thresholds do.
+
+``rerun=True`` (``--rerun``) asks the other question a site has before going live: "what
+would today's checks decide?" after a new site model (``warden train``), new word or link
+lists, or a new shipped model. The local checks that read only the text and the site's
+lists are run again over the stored text; the proposed side decides on those fresh scores,
+the current side still on the stored ones (what really happened), so the report shows the
+whole change. Two kinds of verdict are kept as stored: ``behaviour`` (velocity, repeats,
+honeypot and time-to-submit are facts of the moment of submitting, not of today) and the
+remote providers (a replay must not spend a provider's quota nor teach it test traffic).
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,12 +44,15 @@ from service.models import (
     TrustLevel,
     utcnow,
 )
-from workers.checks.base import Kind, Verdict
-from workers.pipeline import policy_for
+from workers.checks.base import Check, CommentContext, Kind, Verdict
+from workers.pipeline import policy_for, run_checks
 from workers.policy import Policy, Standing, decide
 
 S = CommentStatus
 CAUGHT = frozenset({S.SPAM, S.REJECTED})
+# Verdicts a rerun keeps as stored: facts of the moment of submitting.
+NOT_RERUN = frozenset({"behaviour"})
+RERUN_BATCH = 256
 
 
 class ReplayError(ValueError):
@@ -88,11 +102,33 @@ class Tally:
 
 
 @dataclass
+class Rerun:
+    """What ``--rerun`` ran again, and how far today's scores moved from the stored ones."""
+
+    checks: list[str]
+    kept_stored: list[str] = field(default_factory=list)  # stored verdicts not re-run
+    comments: int = 0
+    scores_changed: Counter[str] = field(default_factory=Counter)  # check -> comments
+    new_opinions: Counter[str] = field(default_factory=Counter)  # no stored verdict before
+    failed: Counter[str] = field(default_factory=Counter)  # check -> comments (stored kept)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checks": self.checks, "kept_stored": sorted(self.kept_stored),
+                "comments": self.comments,
+                "scores_changed": dict(sorted(self.scores_changed.items())),
+                "new_opinions": dict(sorted(self.new_opinions.items())),
+                "failed": dict(sorted(self.failed.items())),
+                "per_second": round(self.comments / self.seconds, 1) if self.seconds else None}
+
+
+@dataclass
 class ReplayReport:
     site_id: str
     current: dict[str, Any]
     proposed: dict[str, Any]
     since_days: float | None
+    rerun: Rerun | None = None
     considered: int = 0
     by_status_now: Counter[str] = field(default_factory=Counter)
     by_status_proposed: Counter[str] = field(default_factory=Counter)
@@ -110,6 +146,7 @@ class ReplayReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "site": self.site_id, "since_days": self.since_days,
+            "rerun": self.rerun.as_dict() if self.rerun else None,
             "policy_now": self.current, "policy_proposed": self.proposed,
             "comments_considered": self.considered,
             "decisions_now": dict(self.by_status_now),
@@ -151,9 +188,13 @@ def proposed_policy(site: Site, hold: float | None, reject: float | None,
 
 def replay(session: Session, site_id: str, *, hold: float | None = None,
            reject: float | None = None, mode: str | None = None,
-           since_days: float | None = None, kinds: dict[str, Kind] | None = None
-           ) -> ReplayReport:
-    """Re-decide the site's checked comments under the current and the proposed policy."""
+           since_days: float | None = None, kinds: dict[str, Kind] | None = None,
+           rerun: bool = False, checks: Sequence[Check] | None = None) -> ReplayReport:
+    """Re-decide the site's checked comments under the current and the proposed policy.
+
+    ``rerun``: the proposed side decides on scores from the local checks run again now
+    (``checks``, default the shipped local checks but ``behaviour``).
+    """
     site = session.get(Site, site_id)
     if site is None:
         raise ReplayError(f"no site {site_id!r}")
@@ -186,10 +227,16 @@ def replay(session: Session, site_id: str, *, hold: float | None = None,
             select(ModerationLabel.comment_id, ModerationLabel.label)
             .where(ModerationLabel.comment_id.in_(chunk))))
 
+    fresh = verdicts
+    if rerun:
+        rerun_checks = list(checks) if checks is not None else rerun_local_checks()
+        report.rerun = Rerun(checks=[c.name for c in rerun_checks])
+        fresh = _rerun(session, site, ids, verdicts, rerun_checks, report.rerun)
+
     for comment_id in ids:
         standing = Standing(trusted=comment_id in trusted)
         now = decide(verdicts[comment_id], current, standing).status
-        then = decide(verdicts[comment_id], proposed, standing).status
+        then = decide(fresh[comment_id], proposed, standing).status
         report.considered += 1
         report.by_status_now[str(now)] += 1
         report.by_status_proposed[str(then)] += 1
@@ -216,6 +263,70 @@ def replay(session: Session, site_id: str, *, hold: float | None = None,
     return report
 
 
+def rerun_local_checks() -> list[Check]:
+    from workers.checks import local_checks
+
+    return [c for c in local_checks() if c.name not in NOT_RERUN]
+
+
+def _rerun(session: Session, site: Site, ids: list[int], stored: dict[int, list[Verdict]],
+           checks: Sequence[Check], rerun: Rerun) -> dict[int, list[Verdict]]:
+    """Each comment's verdicts with those of ``checks`` replaced by a run over its text now.
+
+    A check that gives no opinion now (a site without a model) drops its stored verdict;
+    one that fails keeps it (and is counted), as the worker would not decide on a failure.
+    """
+    started = time.perf_counter()
+    names = {c.name for c in checks}
+    rerun.kept_stored = sorted({v.check for vs in stored.values() for v in vs} - names)
+    fresh: dict[int, list[Verdict]] = {}
+    for chunk in (ids[i:i + RERUN_BATCH] for i in range(0, len(ids), RERUN_BATCH)):
+        rows = session.execute(select(Comment.id, Comment.body, Comment.parent_id)
+                               .where(Comment.id.in_(chunk))).all()
+        parent_ids = {row.parent_id for row in rows if row.parent_id}
+        parents = dict(session.execute(select(Comment.id, Comment.body)
+                                       .where(Comment.id.in_(parent_ids))).all()
+                       ) if parent_ids else {}
+        by_id = {row.id: row for row in rows}
+        order = [i for i in chunk if by_id.get(i) is not None and by_id[i].body]
+        contexts = [_text_context(site, by_id[i].body, parents.get(by_id[i].parent_id or 0))
+                    for i in order]
+        for comment_id, outcome in zip(order, run_checks(checks, contexts), strict=True):
+            new = {v.check: v for v in outcome.verdicts}
+            old = {v.check: v for v in stored[comment_id]}
+            for name in names & old.keys() & new.keys():
+                if abs(old[name].score - new[name].score) >= SCORE_CHANGE:
+                    rerun.scores_changed[name] += 1
+            for name in new.keys() - old.keys():
+                rerun.new_opinions[name] += 1
+            for name in set(outcome.failed):
+                rerun.failed[name] += 1
+            keep = [v for v in stored[comment_id]
+                    if v.check not in names or v.check in outcome.failed]
+            fresh[comment_id] = keep + [v for v in outcome.verdicts if v.check in names]
+            rerun.comments += 1
+    rerun.seconds = time.perf_counter() - started
+    # Comments without text (erased) keep their stored verdicts.
+    return {comment_id: fresh.get(comment_id, vs) for comment_id, vs in stored.items()}
+
+
+# A score that moved by at least this much counts as changed in the rerun's summary.
+SCORE_CHANGE = 0.05
+
+
+def _text_context(site: Site, text: str, parent_text: str | None) -> CommentContext:
+    """What a text check reads: the text, its parent and the site's lists (as today)."""
+    return CommentContext(
+        text=text, site_id=site.id, parent_text=parent_text,
+        blocked_words=tuple(site.blocked_words or ()),
+        suspect_words=tuple(site.suspect_words or ()),
+        allowed_link_domains=tuple(site.allowed_link_domains or ()),
+        blocked_link_domains=tuple(site.blocked_link_domains or ()),
+        site_url=next(iter(site.allowed_origins or ()), None),
+        is_reply=parent_text is not None,
+    )
+
+
 def check_kinds() -> dict[str, Kind]:
     """name -> kind of the shipped checks (class attributes: no model is loaded)."""
     from workers.checks import default_checks
@@ -234,6 +345,7 @@ def format_report(report: ReplayReport) -> str:
         f"reject {now['reject_threshold']:.2f} -> {_statuses(d['decisions_now'])}",
         f"  proposed: mode {new['mode']}, hold {new['hold_threshold']:.2f}, "
         f"reject {new['reject_threshold']:.2f} -> {_statuses(d['decisions_proposed'])}",
+        *([_rerun_line(d["rerun"])] if d["rerun"] else []),
         f"  decisions that would change: {d['changed']}"
         + ("".join(f"\n    {k.replace('->', ' -> ')}: {v}" for k, v in d["changes"].items())),
         f"  against moderators' verdicts ({mods['labelled_comments']} labelled comments):",
@@ -252,6 +364,17 @@ def format_report(report: ReplayReport) -> str:
         f"{mods['approvals_newly_rejected_or_spam']}, newly released: "
         f"{mods['approvals_newly_released']}")
     return "\n".join(lines)
+
+
+def _rerun_line(rerun: dict[str, Any]) -> str:
+    changed = ", ".join(f"{k} {v}" for k, v in rerun["scores_changed"].items()) or "none"
+    failed = ", ".join(f"{k} {v}" for k, v in rerun["failed"].items())
+    new = ", ".join(f"{k} {v}" for k, v in rerun["new_opinions"].items()) or "none"
+    return (f"  rerun: {', '.join(rerun['checks'])} over {rerun['comments']} texts "
+            f"({rerun['per_second'] or 0:g}/s); proposed decides on today's scores, kept "
+            f"stored: {', '.join(rerun['kept_stored']) or 'nothing'}\n"
+            f"    scores moved by >= {SCORE_CHANGE}: {changed}; new opinions: {new}"
+            + (f"\n    failed (stored score kept): {failed}" if failed else ""))
 
 
 def _statuses(counts: dict[str, int]) -> str:

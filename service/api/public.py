@@ -155,6 +155,7 @@ class Comments(MethodView):
             ip_hash=hash_ip(request.remote_addr, settings.secret_key),
             ip_address=request.remote_addr if settings.akismet_enabled else None,
             user_agent=request.headers.get("User-Agent"),
+            referrer=request.headers.get("Referer") if settings.akismet_enabled else None,
             author_token=request.headers.get("X-Author-Token") or None,
             idempotency_key=(request.headers.get("Idempotency-Key") or "")[:100] or None,
             request_id=g.get("request_id"),

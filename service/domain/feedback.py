@@ -166,7 +166,7 @@ def _params(session: Session, comment: Comment, settings: Settings) -> dict[str,
     site = session.get(Site, comment.site_id)
     context = CommentContext(
         text=comment.body, site_id=comment.site_id, author_name=comment.author_name,
-        user_ip=comment.ip_address, user_agent=comment.user_agent,
+        user_ip=comment.ip_address, user_agent=comment.user_agent, referrer=comment.referrer,
         permalink=comment.article.url, is_reply=comment.parent_id is not None,
         site_url=next(iter(site.allowed_origins or ()), None) if site else None,
     )

@@ -38,7 +38,7 @@ def export_author(session: Session, author: Author) -> dict[str, Any]:
             "id": c.id, "article": c.article.key, "parent_id": c.parent_id, "body": c.body,
             "author_name": c.author_name, "status": str(c.status), "created_at": c.created_at,
             "updated_at": c.updated_at, "ip_hash": c.ip_hash, "ip_address": c.ip_address,
-            "user_agent": c.user_agent,
+            "user_agent": c.user_agent, "referrer": c.referrer,
         } for c in comments],
         "flags_made": [{"comment_id": f.comment_id, "reason": str(f.reason), "note": f.note,
                         "created_at": f.created_at} for f in flags],
@@ -74,6 +74,7 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
         comment.ip_hash = None
         comment.ip_address = None
         comment.user_agent = None
+        comment.referrer = None
         comment.client_signals = {}
         placeholders += 1
     session.execute(delete(Flag).where(Flag.reporter == f"author:{author.token_hash[:32]}"))

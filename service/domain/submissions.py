@@ -62,6 +62,7 @@ class ClientInfo:
     # The plain address: given only while Akismet is enabled (it needs user_ip).
     ip_address: str | None = None
     user_agent: str | None = None
+    referrer: str | None = None  # the Referer header, also only while Akismet is enabled
     author_token: str | None = None
     idempotency_key: str | None = None
     request_id: str | None = None
@@ -319,6 +320,7 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
         "ip_hash": client.ip_hash,
         "ip_address": (client.ip_address or "")[:45] or None,
         "user_agent": (client.user_agent or "")[:300] or None,
+        "referrer": (client.referrer or "")[:500] or None,
         "client_signals": _client_signals(data),
         "idempotency_key": client.idempotency_key,
         "request_id": client.request_id,

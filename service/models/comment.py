@@ -83,6 +83,8 @@ class Comment(Base):
     # The plain address, kept only while Akismet is enabled (it needs user_ip, also for
     # feedback later); forgotten with ip_hash after WARDEN_IP_RETENTION_DAYS, and erased.
     ip_address: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    # The submit's Referer (Akismet's ``referrer``), kept and forgotten like ip_address.
+    referrer: Mapped[str | None] = mapped_column(String(500), nullable=True)
     client_signals: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -30,6 +30,9 @@ pytestmark = pytest.mark.usefixtures("demo_site")
 CLEAN = "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot."
 SIMULATE = "/api/v1/moderation/simulate"
 
+# The article page, as the widget sends it in Referer with every submit.
+PAGE = "https://news.example/2026/11/the-talks"
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeProviders]:
@@ -105,7 +108,8 @@ def test_simulate_without_answers_decides_on_the_local_checks(remote: Flask,
 def test_pipeline_marks_akismet_spam_and_survives_a_hanging_provider(
         remote: Flask, fake: FakeProviders) -> None:
     client = remote.test_client()
-    spam = submit(client, body=CLEAN, author_name="akismet-guaranteed-spam").get_json()["id"]
+    spam = submit(client, body=CLEAN, author_name="akismet-guaranteed-spam",
+                  headers={"Referer": PAGE}).get_json()["id"]
     decide_all(remote)
     fake.akismet = fake.perspective = "hang"
     quiet = submit(client, body="A second, equally calm remark about the talks.").get_json()["id"]
@@ -123,6 +127,7 @@ def test_pipeline_marks_akismet_spam_and_survives_a_hanging_provider(
     sent = fake.received("/1.1/comment-check")[0].form
     assert sent["user_ip"] == "127.0.0.1"
     assert sent["user_agent"].startswith("Werkzeug")
+    assert sent["referrer"] == PAGE
     assert sent["comment_type"] == "comment"
 
 
@@ -130,27 +135,33 @@ def test_the_plain_address_is_kept_only_with_akismet_and_forgotten(
         client: FlaskClient, app: Flask, remote: Flask, keys: dict[str, str]) -> None:
     from workers.tasks.sweeps import forget_addresses
 
-    without = submit(client).get_json()["id"]
-    kept = submit(remote.test_client(), body="Another remark.").get_json()["id"]
-    old = submit(remote.test_client(), body="An old remark.").get_json()["id"]
+    page = {"Referer": PAGE}
+    without = submit(client, headers=page).get_json()["id"]
+    kept = submit(remote.test_client(), body="Another remark.", headers=page).get_json()["id"]
+    old = submit(remote.test_client(), body="An old remark.", headers=page).get_json()["id"]
     with app.app_context():
         assert db.session.get(Comment, without).ip_address is None
+        assert db.session.get(Comment, without).referrer is None
         assert db.session.get(Comment, kept).ip_address == "127.0.0.1"
+        assert db.session.get(Comment, kept).referrer == PAGE
         author_id = db.session.get(Comment, kept).author_id
     exported = client.get(f"/api/v1/admin/sites/demo/authors/{author_id}/export",
                           headers=auth(keys["admin"])).get_json()
     assert exported["comments"][0]["ip_address"] == "127.0.0.1"
+    assert exported["comments"][0]["referrer"] == PAGE
     with app.app_context():
         db.session.get(Comment, old).created_at = datetime.now(UTC) - timedelta(days=31)
         db.session.commit()
         assert forget_addresses.run() == 1
         assert db.session.get(Comment, old).ip_address is None
+        assert db.session.get(Comment, old).referrer is None
         assert db.session.get(Comment, kept).ip_address == "127.0.0.1"
     erased = client.post(f"/api/v1/admin/sites/demo/authors/{author_id}/erase",
                          headers=auth(keys["admin"]), json={})
     assert erased.status_code == 200
     with app.app_context():
         assert db.session.get(Comment, kept).ip_address is None
+        assert db.session.get(Comment, kept).referrer is None
 
 
 def held(remote: Flask, body: str = CLEAN, **extra: Any) -> int:
@@ -199,7 +210,7 @@ def sweep(app: Flask) -> list[ReportStatus]:
 def test_moderator_verdicts_become_spam_and_ham_reports(remote: Flask,
                                                         fake: FakeProviders) -> None:
     key = mod_key(remote)
-    missed = held(remote)
+    missed = held(remote, headers={"Referer": PAGE})
     decide(remote, missed, "spam", key)  # a false negative: submit-spam
     assert reports(remote) == [(missed, "spam", "pending")]
     assert fake.received("/1.1/submit-spam") == []  # never inline in the request
@@ -208,6 +219,7 @@ def test_moderator_verdicts_become_spam_and_ham_reports(remote: Flask,
     [call] = fake.received("/1.1/submit-spam")
     assert call.form["comment_content"] == CLEAN
     assert call.form["user_ip"] == "127.0.0.1"
+    assert call.form["referrer"] == PAGE
     assert call.form["api_key"] == AKISMET_KEY
 
     decide(remote, missed, "approve", key)  # restored from spam: submit-ham

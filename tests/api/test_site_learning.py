@@ -264,6 +264,31 @@ def test_a_repeated_campaign_labelled_by_moderators_is_caught_after_training(
 
     # As every worker does within WARDEN_SITE_MODEL_REFRESH_SECONDS.
     registry.clear()
+
+    # Before the new model meets new comments: what would it have done to the past ones?
+    with app.app_context():
+        stored_only = replay(db.session, "demo").as_dict()
+        rerun = replay(db.session, "demo", rerun=True).as_dict()
+    assert stored_only["changed"] == 0
+    assert stored_only["rerun"] is None
+    assert "site_spam" in rerun["rerun"]["checks"]
+    assert rerun["rerun"]["kept_stored"] == ["behaviour"]
+    assert rerun["rerun"]["comments"] == 38
+    assert rerun["rerun"]["new_opinions"] == {"site_spam": 38}  # no model when they came
+    assert rerun["decisions_now"] == {"approved": 38}
+    caught_now = rerun["decisions_proposed"].get("spam", 0) + rerun["decisions_proposed"].get(
+        "held", 0)
+    assert caught_now >= 16, rerun
+    mods = rerun["against_moderators"]
+    assert mods["confirmed_spam_or_reject_newly_caught"] >= 12
+    assert mods["approvals_newly_rejected_or_spam"] == 0
+    assert mods["approvals_newly_held"] <= 1
+    text = cli(settings, "policy", "replay", "--site", "demo", "--rerun")
+    assert text.exit_code == 0, text.output
+    assert "rerun: toxicity" in text.output
+    assert "kept stored: behaviour" in text.output
+    assert "approved -> spam" in text.output
+    print("\nreplay --rerun:", text.output)
     fresh = [t for t in campaign(30, seed=2) if t not in old_campaign][:8]
     new_campaign_ids = [post(client, text, article="story-9") for text in fresh]
     new_ordinary_ids = [post(client, text, article="story-9") for text in NEW_ORDINARY]
@@ -376,3 +401,39 @@ def test_replay_counts_changes_and_disagreements_with_moderators(
         replay(db.session, "demo", hold=0.9, reject=0.5)
     with app.app_context():
         assert db.session.get(Site, "demo").hold_threshold == 0.5  # nothing was changed
+
+
+class _Broken:
+    """A check that raises: the rerun keeps the stored verdict and counts the failure."""
+
+    name = "toxicity"
+    version = "broken"
+    kind = "toxicity"
+
+    def run_batch(self, contexts: Any) -> list[Any]:
+        raise RuntimeError("model file unreadable")
+
+
+def test_replay_rerun_sees_a_new_blocked_word_and_keeps_stored_scores_on_failure(
+        client: FlaskClient, app: Flask, keys: dict[str, str], settings: Settings) -> None:
+    word = post(client, "The zorblax vendors were at the market again this morning.")
+    plain = post(client, "The fish vendors were at the market again this morning.")
+    decide_all(app)
+    assert set(statuses(app, [word, plain]).values()) == {"approved"}
+    lists = client.put("/api/v1/admin/sites/demo/lists", headers=auth(keys["admin"]),
+                       json={"blocked_words": ["zorblax"]})
+    assert lists.status_code == 200, lists.get_json()
+    with app.app_context():
+        stored_only = replay(db.session, "demo").as_dict()
+        rerun = replay(db.session, "demo", rerun=True).as_dict()
+        broken = replay(db.session, "demo", rerun=True, checks=[_Broken()]).as_dict()
+    assert stored_only["changed"] == 0  # stored scores never saw the list
+    assert rerun["changes"] in ({"approved->rejected": 1}, {"approved->spam": 1})
+    assert rerun["rerun"]["scores_changed"] == {"words": 1}
+    assert rerun["decisions_proposed"]["approved"] == 1
+    assert broken["rerun"]["failed"] == {"toxicity": 2}
+    assert broken["changed"] == 0
+    with app.app_context():  # a replay writes nothing
+        assert statuses(app, [word, plain]) == {word: "approved", plain: "approved"}
+        assert db.session.scalar(select(func.count()).select_from(CheckResult)
+                                 .where(CheckResult.check_version == "broken")) == 0

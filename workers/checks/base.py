@@ -41,6 +41,7 @@ class CommentContext:
     # and the site's home page. The address is only stored while Akismet is enabled.
     user_ip: str | None = None
     user_agent: str | None = None
+    referrer: str | None = None
     permalink: str | None = None
     site_url: str | None = None
     is_reply: bool = False

@@ -57,15 +57,16 @@ def _extra_spacing(age: timedelta, stale: timedelta) -> timedelta:
 
 @shared_task(name="warden.forget_addresses", ignore_result=True)
 def forget_addresses() -> int:
-    """Drop addresses (hashed and plain) and user agents past the retention period."""
+    """Drop addresses (hashed and plain), user agents and referrers past the retention
+    period."""
     settings = current_app.config["WARDEN"]
     cutoff = utcnow() - timedelta(days=settings.ip_retention_days)
     forgotten = db.session.execute(
         update(Comment)
         .where(Comment.created_at < cutoff,
                or_(Comment.ip_hash.is_not(None), Comment.ip_address.is_not(None),
-                   Comment.user_agent.is_not(None)))
-        .values(ip_hash=None, ip_address=None, user_agent=None)
+                   Comment.user_agent.is_not(None), Comment.referrer.is_not(None)))
+        .values(ip_hash=None, ip_address=None, user_agent=None, referrer=None)
     ).rowcount
     db.session.commit()
     if forgotten:
