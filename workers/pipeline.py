@@ -306,9 +306,13 @@ def _lease(session: Session, comment_id: int | None, batch_size: int,
     waiting = (Comment.checked_at.is_(None), Comment.status != CommentStatus.DELETED, free)
     ids: list[int] = []
     drain = batch_size > 1
+    postgres = session.get_bind().dialect.name == "postgresql"
     if comment_id is not None:
-        attempts = session.scalar(select(Comment.moderation_attempts)
-                                  .where(Comment.id == comment_id, *waiting))
+        # Locked first, while the claim holds nothing: the only row it ever waits for.
+        # Taken last (by the UPDATE), after the skip-locked others, it deadlocked with a
+        # bulk moderator action holding it and wanting one of those (both lock comments).
+        named = select(Comment.moderation_attempts).where(Comment.id == comment_id, *waiting)
+        attempts = session.scalar(named.with_for_update() if postgres else named)
         if attempts is not None:
             ids.append(comment_id)
             drain = drain and attempts == 0
@@ -316,7 +320,7 @@ def _lease(session: Session, comment_id: int | None, batch_size: int,
         others = (select(Comment.id).where(*waiting, Comment.moderation_attempts == 0,
                                            Comment.id != (comment_id or 0))
                   .order_by(Comment.id).limit(batch_size - len(ids)))
-        if session.get_bind().dialect.name == "postgresql":
+        if postgres:
             others = others.with_for_update(skip_locked=True)
         ids += session.scalars(others).all()
     if not ids:

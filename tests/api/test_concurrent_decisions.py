@@ -10,6 +10,7 @@ must not deadlock each other.
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -127,3 +128,43 @@ def test_a_moderator_and_a_worker_batch_on_one_comment_do_not_deadlock(
         assert final is not None
         assert final.status == CommentStatus.REJECTED, "the moderator, who came second, wins"
     counters_match(app)
+
+
+def test_a_bulk_moderator_and_a_batch_claim_take_comment_rows_in_one_order(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    """A bulk action locks its comments in id order. The batch's claim used to lock the
+    waiting comments first (skipping locked ones) and its own named comment last: with a
+    moderator holding that one and wanting one of the others, each waited for the other."""
+    from workers.pipeline import _lease
+
+    low, high = submit(client)["id"], submit(client)["id"]
+    errors: list[BaseException] = []
+    leased: list[int] = []
+    started = threading.Event()
+
+    def batch_claim() -> None:
+        try:
+            with app.app_context():
+                db.session.execute(text("SET lock_timeout = '10s'"))
+                started.set()
+                leased.extend(_lease(db.session, low, 10, timedelta(minutes=5)))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            started.set()
+
+    with app.app_context(), Session(db.engine) as moderator:
+        moderator.execute(text("SET lock_timeout = '5s'"))
+        moderator.execute(text("SELECT id FROM comments WHERE id = :id FOR UPDATE"),
+                          {"id": low})
+        thread = threading.Thread(target=batch_claim)
+        thread.start()
+        assert started.wait(10)
+        thread.join(1.5)  # the batch reaches its first lock meanwhile
+        # The moderator's next comment in id order: free, unless the batch took it first.
+        moderator.execute(text("SELECT id FROM comments WHERE id = :id FOR UPDATE"),
+                          {"id": high})
+        moderator.commit()
+    thread.join(15)
+    assert not thread.is_alive(), "the batch never finished"
+    assert not errors, f"the batch failed: {errors[0]!r}"
+    assert leased == [low, high]
