@@ -163,6 +163,9 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "LOG_LEVEL": (_log_level, "log level"),
     "DATA_DIR": (_str, "labelled comments for tests and evaluation"),
     "IP_RETENTION_DAYS": (_int(1, 3650), "days addresses and user agents are kept"),
+    "HISTORY_RETENTION_DAYS": (_int(1, 3650),
+                               "days finished webhook events, deliveries and provider "
+                               "reports are kept"),
     "WEBHOOK_RETRY_SCHEDULE": (_delays, "seconds between webhook tries, comma-separated"),
     "WEBHOOK_ALLOW_PRIVATE": (_bool, "allow webhook URLs on private/loopback addresses"),
     "WEBHOOK_TIMEOUT_SECONDS": (_float(0.5, 60), "total time allowed for one webhook request"),
@@ -214,6 +217,7 @@ class Settings:
     log_level: str = "INFO"
     data_dir: str = "../shared/data"
     ip_retention_days: int = 30
+    history_retention_days: int = 30
     webhook_retry_schedule: str = "10,60,300,1800,3600,7200,14400,28800,43200"
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = 10.0

@@ -61,6 +61,7 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
         worker_prefetch_multiplier=4,
         task_default_queue=QUEUE_MODERATION,
         task_routes={"warden.sweep_*": {"queue": QUEUE_HOUSEKEEPING},
+                     "warden.prune_history": {"queue": QUEUE_HOUSEKEEPING},
                      # Training takes seconds: never in front of comments waiting for checks.
                      RETRAIN_SITE_MODELS_TASK: {"queue": QUEUE_HOUSEKEEPING},
                      DISPATCH_EVENTS_TASK: {"queue": QUEUE_WEBHOOKS},
@@ -74,6 +75,12 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
         beat_schedule={
             "forget-addresses": {
                 "task": "warden.forget_addresses",
+                "schedule": 3600.0,
+                "options": {"expires": 3600.0},
+            },
+            # Finished webhook and provider history past WARDEN_HISTORY_RETENTION_DAYS.
+            "prune-history": {
+                "task": "warden.prune_history",
                 "schedule": 3600.0,
                 "options": {"expires": 3600.0},
             },

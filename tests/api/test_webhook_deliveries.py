@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -353,3 +353,52 @@ def test_body_carries_the_event_as_stored(session: Session, box: SecretBox) -> N
     deliver(session, delivery_id, POLICY, box, sender)
     event = session.get(Delivery, delivery_id).event
     assert json.loads(sender.messages[0].body) == {"id": event.id, **event.payload}
+
+
+def test_finished_history_is_pruned_after_retention_and_pending_work_is_kept(
+        session: Session, box: SecretBox) -> None:
+    from service.models import ProviderReport, ReportStatus
+    from workers.tasks.sweeps import prune_history
+
+    old = datetime.now(UTC) - timedelta(days=31)
+    recent = datetime.now(UTC) - timedelta(days=29)
+    endpoint_id, _secret = add_endpoint(session, box, [])
+    site = session.get(Site, "demo")
+    assert site is not None
+    comment_id = submit_comment(session, site, Submission(article="a", body="Hello."),
+                                ClientInfo(), max_depth=5, max_body_chars=5000).id
+    session.execute(delete(Event))  # only the rows below
+    session.flush()
+    events = {name: Event(id=f"evt_{name}", site_id="demo", type="comment.approved",
+                          subject_id="1", payload={}, created_at=created,
+                          dispatched_at=dispatched)
+              for name, created, dispatched in [
+                  ("done", old, old), ("failed", old, old), ("retrying", old, old),
+                  ("undispatched", old, None), ("recent", recent, recent)]}
+    session.add_all(events.values())
+    session.flush()
+    for name, status in [("done", DeliveryStatus.SUCCEEDED),
+                         ("failed", DeliveryStatus.FAILED),
+                         ("retrying", DeliveryStatus.PENDING),
+                         ("recent", DeliveryStatus.SUCCEEDED)]:
+        delivery = Delivery(endpoint_id=endpoint_id, event_id=events[name].id,
+                            status=status, created_at=old)
+        session.add(delivery)
+        session.flush()
+        session.add(DeliveryAttempt(delivery_id=delivery.id, succeeded=True,
+                                    status_code=200, duration_ms=5))
+    for status, created in [(ReportStatus.SENT, old), (ReportStatus.PENDING, old),
+                            (ReportStatus.SENT, recent)]:
+        session.add(ProviderReport(comment_id=comment_id, site_id="demo",
+                                   provider="akismet", verdict="spam", status=status,
+                                   tries=1, created_at=created))
+    session.commit()
+
+    assert prune_history.run() == {"events": 2, "deliveries": 2, "provider_reports": 1}
+    assert set(session.scalars(select(Event.id))) == {
+        "evt_retrying", "evt_undispatched", "evt_recent"}
+    assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 2
+    assert sorted((str(r.status), r.created_at > old + timedelta(days=1)) for r in
+                  session.scalars(select(ProviderReport))) == [
+        ("pending", False), ("sent", True)]
+    assert prune_history.run() == {"events": 0, "deliveries": 0, "provider_reports": 0}

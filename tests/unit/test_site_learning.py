@@ -138,3 +138,13 @@ def test_help_lists_train_and_policy_replay() -> None:
                    "--json"):
         assert option in replay.output
     assert "--min-examples" in runner.invoke(main, ["train", "--help"]).output
+
+
+def test_beat_schedule_prunes_history_hourly_on_the_housekeeping_queue(tmp_path: Path) -> None:
+    from workers.celery_setup import make_celery
+
+    app = make_celery(make_settings(tmp_path, f"sqlite:///{tmp_path / 'x.db'}"),
+                      set_as_current=False)
+    job = app.conf.beat_schedule["prune-history"]
+    assert (job["task"], job["schedule"]) == ("warden.prune_history", 3600.0)
+    assert app.conf.task_routes["warden.prune_history"] == {"queue": "housekeeping"}

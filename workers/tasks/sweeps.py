@@ -1,4 +1,5 @@
-"""Beat jobs: find work the broker lost (restarts, killed workers) and send it again."""
+"""Beat jobs: find work the broker lost (restarts, killed workers) and send it again, and
+forget what is kept only for a while (addresses, finished delivery history)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,20 @@ from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 
 from service.extensions import db
-from service.models import Comment, CommentStatus, utcnow
+from service.models import (
+    Comment,
+    CommentStatus,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    ProviderReport,
+    ReportStatus,
+    Site,
+    utcnow,
+)
 from workers.dispatch import enqueue_moderation
 
 log = logging.getLogger("warden.sweeps")
@@ -73,3 +84,70 @@ def forget_addresses() -> int:
         log.info("forgot the address of %d comments older than %d days", forgotten,
                  settings.ip_retention_days)
     return forgotten
+
+
+# Rows deleted per transaction, and transactions per run: a backlog (the first run on an
+# old database) drains over several hourly runs without holding locks for long.
+PRUNE_CHUNK = 1000
+PRUNE_MAX_CHUNKS = 50
+
+
+@shared_task(name="warden.prune_history", ignore_result=True)
+def prune_history() -> dict[str, int]:
+    """Delete finished history older than WARDEN_HISTORY_RETENTION_DAYS.
+
+    Dispatched events whose webhook deliveries have all finished go, with those deliveries
+    and their attempts (``ON DELETE CASCADE``), and so do finished reports to remote
+    providers. Pending work (an undispatched event, a delivery or report still being
+    tried) is never touched, whatever its age; the audit trail is kept.
+    """
+    settings = current_app.config["WARDEN"]
+    cutoff = utcnow() - timedelta(days=settings.history_retention_days)
+    counts = {"events": 0, "deliveries": 0, "provider_reports": 0}
+    chunks = 0
+    # Per site: the (site_id, created_at) index finds a site's old events.
+    for site_id in db.session.scalars(select(Site.id).order_by(Site.id)).all():
+        while chunks < PRUNE_MAX_CHUNKS:
+            chunks += 1
+            deleted, deliveries = _prune_events(site_id, cutoff)
+            counts["events"] += deleted
+            counts["deliveries"] += deliveries
+            if deleted < PRUNE_CHUNK:
+                break
+    while chunks < PRUNE_MAX_CHUNKS:
+        chunks += 1
+        ids = db.session.scalars(
+            select(ProviderReport.id).where(ProviderReport.status != ReportStatus.PENDING,
+                                            ProviderReport.created_at < cutoff)
+            .order_by(ProviderReport.id).limit(PRUNE_CHUNK)).all()
+        if ids:
+            db.session.execute(delete(ProviderReport).where(ProviderReport.id.in_(ids)))
+            db.session.commit()
+        counts["provider_reports"] += len(ids)
+        if len(ids) < PRUNE_CHUNK:
+            break
+    db.session.commit()
+    if any(counts.values()):
+        log.info("pruned history older than %d days: %s", settings.history_retention_days,
+                 counts)
+    return counts
+
+
+def _prune_events(site_id: str, cutoff: object) -> tuple[int, int]:
+    """One chunk of a site's finished old events; (events, deliveries) deleted."""
+    unfinished = exists().where(Delivery.event_id == Event.id,
+                                Delivery.status == DeliveryStatus.PENDING)
+    finished_old = (Event.site_id == site_id, Event.created_at < cutoff,
+                    Event.dispatched_at.is_not(None), ~unfinished)
+    ids = db.session.scalars(select(Event.id).where(*finished_old)
+                             .order_by(Event.created_at).limit(PRUNE_CHUNK)).all()
+    if not ids:
+        db.session.rollback()
+        return 0, 0
+    deliveries = db.session.scalar(select(func.count()).select_from(Delivery)
+                                   .where(Delivery.event_id.in_(ids))) or 0
+    # The conditions again: a redelivery may have made one pending since the SELECT.
+    deleted = db.session.execute(delete(Event).where(Event.id.in_(ids), *finished_old)
+                                 ).rowcount
+    db.session.commit()
+    return int(deleted or 0), int(deliveries)
