@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
+from service.api.blueprint import Blueprint
 from service.domain import privacy
 from service.domain import sites as site_domain
 from service.domain.errors import Forbidden, NotFound

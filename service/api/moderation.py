@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
+from service.api.blueprint import Blueprint
 from service.domain import moderation as mod
 from service.domain.errors import DomainError
 from service.domain.lifecycle import Actor

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Response, current_app, g, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from service.api.blueprint import Blueprint
 from service.domain.authoring import (
     FLAG_LABELS,
     delete_comment,
@@ -61,11 +61,6 @@ STATUS_MESSAGES = {
 # Browsers revalidate every time (a 304 is cheap and never stale); shared caches such as
 # a CDN may serve a page for a few seconds.
 PUBLIC_READ_CACHE = "public, max-age=0, s-maxage=5, must-revalidate"
-
-
-# One instance for every submit: given the class, webargs builds (and deep-copies the fields
-# of) a new schema per request. Loading keeps no state on the instance.
-SUBMIT_SCHEMA = SubmitSchema()
 
 
 def _render(doc: Any) -> bytes:
@@ -138,7 +133,7 @@ class Comments(MethodView):
 
     @limiter.limit(_submit_limit, exempt_when=_submit_limit_off)
     @limiter.limit(_submit_limit, key_func=_author_key, exempt_when=_submit_author_exempt)
-    @blp.arguments(SUBMIT_SCHEMA)
+    @blp.arguments(SubmitSchema)
     @blp.response(202, AcceptedSchema)
     @blp.alt_response(404, description="Unknown site, article or parent")
     @blp.alt_response(409, description="Comments closed, or reply to a removed comment")

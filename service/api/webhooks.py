@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service.api.auth import check_site, current_key, requires
+from service.api.blueprint import Blueprint
 from service.domain.submissions import get_site
 from service.domain.threads import Cursor
 from service.domain.webhooks import endpoints as domain
