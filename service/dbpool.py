@@ -1,4 +1,5 @@
-"""PostgreSQL connections are checked before use only when they have sat idle.
+"""PostgreSQL connections: checked before use only when they have sat idle, and lone reads
+outside a transaction (``single_read``).
 
 ``pool_pre_ping`` costs a round trip (``SELECT 1``) on every checkout: on a busy web process
 that is one more statement per request, for connections used milliseconds before. Here a
@@ -12,11 +13,14 @@ answers 503, as during any database outage.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import Session, scoped_session
 
 IDLE_PING_SECONDS = 1.0
 _RETURNED = "warden_returned_at"
@@ -46,3 +50,23 @@ def ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> N
     event.listen(engine.pool, "connect", on_connect)
     event.listen(engine.pool, "checkin", on_checkin)
     event.listen(engine.pool, "checkout", on_checkout)
+
+
+@contextmanager
+def single_read(session: Session | scoped_session[Session]) -> Iterator[Connection]:
+    """A connection for one SELECT that needs no transaction around it.
+
+    On PostgreSQL, when ``session`` has none open, the statement runs in autocommit: no
+    BEGIN and no ROLLBACK round trip, and the statement stays prepared (psycopg drops all
+    its prepared statements on every ROLLBACK, which ends each read-only request). One
+    statement is one snapshot, so a lone read loses nothing. Elsewhere, or inside the
+    session's transaction, it is the session's connection.
+    """
+    if isinstance(session, scoped_session):
+        session = session()  # this thread's session (the proxy has no in_transaction)
+    bind = session.get_bind()
+    if session.in_transaction() or bind.dialect.name != "postgresql":
+        yield session.connection()
+        return
+    with bind.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
+from service.dbpool import single_read
 from service.domain.errors import DomainError
 from service.domain.pagecache import PageCache
 from service.models import Article, Comment, CommentStatus
@@ -90,9 +91,11 @@ def thread_page(session: Session, site_id: str, article_key: str, *, sort: str,
     One query (the article and its version) on a hit; three on a miss.
     """
     after = Cursor.decode(cursor, sort) if cursor else None
-    # A prebuilt Core statement for the one query of a cache hit (no ORM entity to build).
-    article = session.connection().execute(
-        _ARTICLE, {"site_id": site_id, "key": article_key}).first()
+    # A prebuilt Core statement for the one query of a cache hit (no ORM entity to build),
+    # alone: a miss reads the comments in the session's transaction.
+    with single_read(session) as connection:
+        article = connection.execute(_ARTICLE, {"site_id": site_id, "key": article_key}
+                                     ).first()
     if article is None:
         # Not commented on yet: an empty thread, not an error (every new article starts so).
         doc = {"article": {"key": article_key, "url": None, "title": None, "is_open": True,
@@ -212,8 +215,9 @@ def approved_counts(session: Session, site_id: str, keys: list[str]) -> dict[str
     if keys:
         # One prebuilt Core statement on the session's connection: the same SQL without
         # building the expression and going through the ORM on every call.
-        connection = session.connection()
-        statement = _COUNTS_ARRAY if connection.dialect.name == "postgresql" else _COUNTS
-        rows = connection.execute(statement, {"site_id": site_id, "keys": sorted(set(keys))})
+        with single_read(session) as connection:
+            statement = _COUNTS_ARRAY if connection.dialect.name == "postgresql" else _COUNTS
+            rows = connection.execute(statement, {"site_id": site_id,
+                                                  "keys": sorted(set(keys))}).all()
         counts.update({row.key: row.approved_count for row in rows})
     return counts

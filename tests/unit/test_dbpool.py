@@ -56,3 +56,36 @@ def test_a_connection_that_died_while_idle_is_replaced_unseen(engine: Engine) ->
     time.sleep(IDLE + 0.1)
     second = backend_pid(engine)  # no error: the ping found it dead, the pool reconnected
     assert second != first
+
+
+def test_a_lone_read_runs_outside_a_transaction_and_stays_prepared(engine: Engine) -> None:
+    from psycopg.pq import TransactionStatus
+    from sqlalchemy.orm import Session
+
+    from service.dbpool import single_read
+
+    query = text("SELECT count(*) FROM pg_class WHERE relname = :name")
+    with Session(engine) as session:
+        for _ in range(8):  # psycopg prepares a statement from its 5th run
+            with single_read(session) as conn:
+                assert conn.scalar(query, {"name": "pg_class"}) == 1
+                status = conn.connection.driver_connection.info.transaction_status
+                assert status == TransactionStatus.IDLE, "no BEGIN: nothing to roll back"
+            session.rollback()  # what every read-only request ends with
+        assert not session.in_transaction()
+    with engine.connect() as conn:
+        prepared = conn.connection.driver_connection._prepared._names
+        assert any(b"pg_class" in key[0] for key in prepared), "a ROLLBACK would drop it"
+
+
+def test_inside_the_sessions_transaction_the_read_sees_its_writes(engine: Engine) -> None:
+    from sqlalchemy.orm import Session
+
+    from service.dbpool import single_read
+
+    with Session(engine) as session:
+        session.execute(text("CREATE TEMP TABLE lone_read (n int)"))
+        session.execute(text("INSERT INTO lone_read VALUES (1)"))
+        with single_read(session) as conn:
+            assert conn.scalar(text("SELECT count(*) FROM lone_read")) == 1
+        session.rollback()
