@@ -17,7 +17,15 @@ from service.domain.events import emit
 from service.domain.labels import erase_labels, labels_of_author
 from service.domain.lifecycle import Actor, transition
 from service.domain.security import token_digest
-from service.models import AuditEntry, Author, CheckResult, Comment, CommentStatus, Flag
+from service.models import (
+    AuditEntry,
+    Author,
+    CheckResult,
+    Comment,
+    CommentStatus,
+    Flag,
+    IdWatermark,
+)
 
 ERASED_NAME = "[erased]"
 
@@ -59,6 +67,8 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
     labels = erase_labels(session, author.id)
     comments = session.scalars(select(Comment).where(Comment.author_id == author.id)
                                .order_by(Comment.id).with_for_update()).all()
+    if remove_unreplied and comments:
+        raise_comment_watermark(session, comments[-1].id)
     for comment in comments:
         if comment.status != CommentStatus.DELETED:
             transition(session, comment, CommentStatus.DELETED, actor, "author data erased")
@@ -89,3 +99,15 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
     emit(session, author.site_id, "author.erased", str(author.id),
          {"author": {"id": author.id}, "site": author.site_id, **counts})
     return counts
+
+
+def raise_comment_watermark(session: Session, comment_id: int) -> None:
+    """Before comments are deleted on SQLite: keep their ids from being handed out again
+    (``IdWatermark``). PostgreSQL's sequence never goes back."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    mark = session.get(IdWatermark, "comments")
+    if mark is None:
+        session.add(IdWatermark(name="comments", value=comment_id))
+    elif mark.value < comment_id:
+        mark.value = comment_id

@@ -33,6 +33,7 @@ from service.models import (
     Author,
     Comment,
     CommentStatus,
+    IdWatermark,
     ModerationMode,
     Site,
     TrustLevel,
@@ -217,9 +218,14 @@ _INSERT_COMMENT_AND_AUTHOR_PG = _comment_insert(_PG_NEW_ID, insert(_authors).val
     {name: bindparam(f"a_{name}", type_=_authors.c[name].type) for name in _AUTHOR_VALUES}
 ).returning(_authors.c.id).cte("new_author"))
 # SQLite: max(rowid) + 1 is SQLite's own choice for an INTEGER PRIMARY KEY without
-# AUTOINCREMENT, and an INSERT holds the write lock while it reads it.
+# AUTOINCREMENT, and an INSERT holds the write lock while it reads it; never below the
+# watermark an erasure leaves (``IdWatermark``), so an erased comment's id is not reused.
+_ZERO = literal_column("0")
+_COMMENTS_WATERMARK = (select(IdWatermark.value).where(IdWatermark.name == "comments")
+                       .scalar_subquery())
 _INSERT_COMMENT_SQLITE = _comment_insert(
-    select((func.coalesce(func.max(_comments.c.id), literal_column("0")) + 1).label("id"))
+    select((func.max(func.coalesce(func.max(_comments.c.id), _ZERO),  # scalar max(a, b)
+                     func.coalesce(_COMMENTS_WATERMARK, _ZERO)) + 1).label("id"))
     .subquery("new_comment"))
 
 

@@ -5,7 +5,13 @@ from service.models.article import Article
 from service.models.audit import AuditEntry
 from service.models.author import Author, TrustLevel
 from service.models.base import Base, utcnow
-from service.models.comment import FINAL_STATUSES, CheckResult, Comment, CommentStatus
+from service.models.comment import (
+    FINAL_STATUSES,
+    CheckResult,
+    Comment,
+    CommentStatus,
+    IdWatermark,
+)
 from service.models.flag import Flag, FlagReason
 from service.models.learning import LabelKind, ModerationLabel, SiteModel
 from service.models.outbox import Event
@@ -29,6 +35,7 @@ __all__ = [
     "Event",
     "Flag",
     "FlagReason",
+    "IdWatermark",
     "LabelKind",
     "ModerationLabel",
     "ModerationMode",

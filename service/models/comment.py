@@ -124,3 +124,19 @@ class CheckResult(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     comment: Mapped[Comment] = relationship(back_populates="check_results")
+
+
+class IdWatermark(Base):
+    """The highest id a table has ever handed out, where the database would hand it out again.
+
+    SQLite gives a new row ``max(id) + 1`` (no AUTOINCREMENT on ``comments``), so after an
+    erasure hard-deletes the newest comments their ids would come back, and the audit
+    trail and webhook subscribers would see two comments under one id. Erasure raises the
+    mark before deleting; the SQLite submit takes ``max(max(id), mark) + 1``. PostgreSQL's
+    sequences never go back and do not use it.
+    """
+
+    __tablename__ = "id_watermarks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)

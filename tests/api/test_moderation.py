@@ -453,6 +453,24 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
     assert [e["action"] for e in audit] == ["author.erased", "author.exported"]
 
 
+def test_an_erased_newest_comment_id_is_never_handed_out_again(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """SQLite would give max(id) + 1 again after the newest rows are deleted: the audit
+    trail and webhook subscribers would then see two comments under one id."""
+    first = submit(client, body="An early remark.").get_json()["id"]
+    newest = submit(client, body="The newest remark, soon erased.").get_json()["id"]
+    with app.app_context():
+        author_id = db.session.get(Comment, newest).author_id
+    erased = client.post(f"/api/v1/admin/sites/demo/authors/{author_id}/erase",
+                         headers=auth(keys["admin"]), json={"remove_unreplied": True})
+    assert erased.get_json()["removed"] == 1
+    after = submit(client, body="A remark after the erasure.").get_json()["id"]
+    assert first < newest < after
+    audit = client.get(f"/api/v1/moderation/audit?subject_type=comment&subject_id={after}",
+                       headers=auth(keys["admin"])).get_json()["items"]
+    assert [e["action"] for e in audit] == ["comment.created"], "one comment per id"
+
+
 def test_public_reads_see_a_site_change_made_in_this_process_at_once(
         client: FlaskClient, keys: dict[str, str]) -> None:
     counts = "/api/v1/sites/demo/counts?article=x"
