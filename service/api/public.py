@@ -17,7 +17,7 @@ from service.domain.authoring import (
     own_comment,
 )
 from service.domain.errors import Unauthorized
-from service.domain.security import hash_ip, token_digest
+from service.domain.security import hash_ip, referrer_without_query, token_digest
 from service.domain.sites import site_view
 from service.domain.submissions import (
     ClientInfo,
@@ -150,7 +150,8 @@ class Comments(MethodView):
             ip_hash=hash_ip(request.remote_addr, settings.secret_key),
             ip_address=request.remote_addr if settings.akismet_enabled else None,
             user_agent=request.headers.get("User-Agent"),
-            referrer=request.headers.get("Referer") if settings.akismet_enabled else None,
+            referrer=(referrer_without_query(request.headers.get("Referer"))
+                      if settings.akismet_enabled else None),
             author_token=request.headers.get("X-Author-Token") or None,
             idempotency_key=(request.headers.get("Idempotency-Key") or "")[:100] or None,
             request_id=g.get("request_id"),

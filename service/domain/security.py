@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit, urlunsplit
 
 
 def new_token(prefix: str) -> str:
@@ -27,3 +28,14 @@ def hash_email(email: str | None) -> str | None:
     if not email:
         return None
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def referrer_without_query(referrer: str | None) -> str | None:
+    """The Referer as far as the path: query strings and fragments carry tokens, e-mail
+    addresses and campaign tags that Akismet does not need and the service must not keep."""
+    if not referrer:
+        return None
+    parts = urlsplit(referrer.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

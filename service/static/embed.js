@@ -139,7 +139,7 @@
       Object.assign(this, { status, code, fields: fields || null, retryAfter });
     }
   }
-  const api = async (method, path, { body, token, key, fresh, pageReferrer } = {}) => {
+  const api = async (method, path, { body, token, key, fresh } = {}) => {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (token) headers['X-Author-Token'] = token;
@@ -148,8 +148,6 @@
     try {
       response = await fetch(API + path, {
         method, headers, credentials: 'omit', cache: fresh ? 'no-store' : 'default',
-        // The article page as Referer (Akismet's referrer), not only the site's origin.
-        referrerPolicy: pageReferrer ? 'no-referrer-when-downgrade' : undefined,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
@@ -585,7 +583,7 @@
         if (document.title) payload.article_title = document.title.slice(0, 300);
         try {
           const doc = await api('POST', `/sites/${encodeURIComponent(this.site)}/comments`,
-            { body: payload, token: this.token(), key: idemKey, pageReferrer: true });
+            { body: payload, token: this.token(), key: idemKey });
           idemKey = null;
           store.set('profile', { name: who, email: mail });
           if (doc.author_token) store.set(this.key('token'), doc.author_token);

@@ -135,7 +135,7 @@ def test_the_plain_address_is_kept_only_with_akismet_and_forgotten(
         client: FlaskClient, app: Flask, remote: Flask, keys: dict[str, str]) -> None:
     from workers.tasks.sweeps import forget_addresses
 
-    page = {"Referer": PAGE}
+    page = {"Referer": PAGE + "?utm_source=newsletter&email=ann%40example.org#comments"}
     without = submit(client, headers=page).get_json()["id"]
     kept = submit(remote.test_client(), body="Another remark.", headers=page).get_json()["id"]
     old = submit(remote.test_client(), body="An old remark.", headers=page).get_json()["id"]
