@@ -18,6 +18,9 @@ the current side still on the stored ones (what really happened), so the report 
 whole change. Two kinds of verdict are kept as stored: ``behaviour`` (velocity, repeats,
 honeypot and time-to-submit are facts of the moment of submitting, not of today) and the
 remote providers (a replay must not spend a provider's quota nor teach it test traffic).
+The site's own model is not re-run on the comments it was trained on (moderators labelled
+them before it was fitted): scored on its own training data it would look better than it
+is, and the comparison with moderators' verdicts would say nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from service.models import (
     ModerationLabel,
     ModerationMode,
     Site,
+    SiteModel,
     TrustLevel,
     utcnow,
 )
@@ -111,6 +115,8 @@ class Rerun:
     scores_changed: Counter[str] = field(default_factory=Counter)  # check -> comments
     new_opinions: Counter[str] = field(default_factory=Counter)  # no stored verdict before
     failed: Counter[str] = field(default_factory=Counter)  # check -> comments (stored kept)
+    # Comments the site's current model was trained on: its stored verdict kept for them.
+    site_model_training_examples: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -119,6 +125,7 @@ class Rerun:
                 "scores_changed": dict(sorted(self.scores_changed.items())),
                 "new_opinions": dict(sorted(self.new_opinions.items())),
                 "failed": dict(sorted(self.failed.items())),
+                "site_model_training_examples": self.site_model_training_examples,
                 "per_second": round(self.comments / self.seconds, 1) if self.seconds else None}
 
 
@@ -279,6 +286,7 @@ def _rerun(session: Session, site: Site, ids: list[int], stored: dict[int, list[
     started = time.perf_counter()
     names = {c.name for c in checks}
     rerun.kept_stored = sorted({v.check for vs in stored.values() for v in vs} - names)
+    trained_on = _site_model_examples(session, site.id) if SITE_MODEL in names else set()
     fresh: dict[int, list[Verdict]] = {}
     for chunk in (ids[i:i + RERUN_BATCH] for i in range(0, len(ids), RERUN_BATCH)):
         rows = session.execute(select(Comment.id, Comment.body, Comment.parent_id)
@@ -292,9 +300,13 @@ def _rerun(session: Session, site: Site, ids: list[int], stored: dict[int, list[
         contexts = [_text_context(site, by_id[i].body, parents.get(by_id[i].parent_id or 0))
                     for i in order]
         for comment_id, outcome in zip(order, run_checks(checks, contexts), strict=True):
-            new = {v.check: v for v in outcome.verdicts}
+            rerun_here = names
+            if comment_id in trained_on:
+                rerun_here = names - {SITE_MODEL}
+                rerun.site_model_training_examples += 1
+            new = {v.check: v for v in outcome.verdicts if v.check in rerun_here}
             old = {v.check: v for v in stored[comment_id]}
-            for name in names & old.keys() & new.keys():
+            for name in rerun_here & old.keys() & new.keys():
                 if abs(old[name].score - new[name].score) >= SCORE_CHANGE:
                     rerun.scores_changed[name] += 1
             for name in new.keys() - old.keys():
@@ -302,8 +314,8 @@ def _rerun(session: Session, site: Site, ids: list[int], stored: dict[int, list[
             for name in set(outcome.failed):
                 rerun.failed[name] += 1
             keep = [v for v in stored[comment_id]
-                    if v.check not in names or v.check in outcome.failed]
-            fresh[comment_id] = keep + [v for v in outcome.verdicts if v.check in names]
+                    if v.check not in rerun_here or v.check in outcome.failed]
+            fresh[comment_id] = keep + list(new.values())
             rerun.comments += 1
     rerun.seconds = time.perf_counter() - started
     # Comments without text (erased) keep their stored verdicts.
@@ -312,6 +324,20 @@ def _rerun(session: Session, site: Site, ids: list[int], stored: dict[int, list[
 
 # A score that moved by at least this much counts as changed in the rerun's summary.
 SCORE_CHANGE = 0.05
+SITE_MODEL = "site_spam"
+
+
+def _site_model_examples(session: Session, site_id: str) -> set[int]:
+    """Comments labelled before the site's current model was fitted: its training set."""
+    trained_at = session.scalar(select(SiteModel.created_at).where(SiteModel.site_id == site_id)
+                                .order_by(SiteModel.version.desc()).limit(1))
+    if trained_at is None:
+        return set()
+    return {comment_id for comment_id in session.scalars(
+        select(ModerationLabel.comment_id).where(ModerationLabel.site_id == site_id,
+                                                 ModerationLabel.created_at <= trained_at,
+                                                 ModerationLabel.comment_id.is_not(None)))
+            if comment_id is not None}
 
 
 def _text_context(site: Site, text: str, parent_text: str | None) -> CommentContext:
@@ -374,7 +400,10 @@ def _rerun_line(rerun: dict[str, Any]) -> str:
             f"({rerun['per_second'] or 0:g}/s); proposed decides on today's scores, kept "
             f"stored: {', '.join(rerun['kept_stored']) or 'nothing'}\n"
             f"    scores moved by >= {SCORE_CHANGE}: {changed}; new opinions: {new}"
-            + (f"\n    failed (stored score kept): {failed}" if failed else ""))
+            + (f"\n    failed (stored score kept): {failed}" if failed else "")
+            + (f"\n    site_spam kept as stored on {rerun['site_model_training_examples']} "
+               f"comments its model was trained on" if rerun["site_model_training_examples"]
+               else ""))
 
 
 def _statuses(counts: dict[str, int]) -> str:
