@@ -374,15 +374,18 @@ def test_finished_history_is_pruned_after_retention_and_pending_work_is_kept(
                           dispatched_at=dispatched)
               for name, created, dispatched in [
                   ("done", old, old), ("failed", old, old), ("retrying", old, old),
-                  ("undispatched", old, None), ("recent", recent, recent)]}
+                  ("redelivered", old, old), ("undispatched", old, None),
+                  ("recent", recent, recent)]}
     session.add_all(events.values())
     session.flush()
-    for name, status in [("done", DeliveryStatus.SUCCEEDED),
-                         ("failed", DeliveryStatus.FAILED),
-                         ("retrying", DeliveryStatus.PENDING),
-                         ("recent", DeliveryStatus.SUCCEEDED)]:
+    for name, status, tried in [("done", DeliveryStatus.SUCCEEDED, old),
+                                ("failed", DeliveryStatus.FAILED, old),
+                                ("retrying", DeliveryStatus.PENDING, old),
+                                # An admin sent it again yesterday: its history is recent.
+                                ("redelivered", DeliveryStatus.SUCCEEDED, recent),
+                                ("recent", DeliveryStatus.SUCCEEDED, recent)]:
         delivery = Delivery(endpoint_id=endpoint_id, event_id=events[name].id,
-                            status=status, created_at=old)
+                            status=status, created_at=old, last_attempt_at=tried)
         session.add(delivery)
         session.flush()
         session.add(DeliveryAttempt(delivery_id=delivery.id, succeeded=True,
@@ -396,8 +399,8 @@ def test_finished_history_is_pruned_after_retention_and_pending_work_is_kept(
 
     assert prune_history.run() == {"events": 2, "deliveries": 2, "provider_reports": 1}
     assert set(session.scalars(select(Event.id))) == {
-        "evt_retrying", "evt_undispatched", "evt_recent"}
-    assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 2
+        "evt_retrying", "evt_redelivered", "evt_undispatched", "evt_recent"}
+    assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 3
     assert sorted((str(r.status), r.created_at > old + timedelta(days=1)) for r in
                   session.scalars(select(ProviderReport))) == [
         ("pending", False), ("sent", True)]

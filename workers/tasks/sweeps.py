@@ -96,10 +96,11 @@ PRUNE_MAX_CHUNKS = 50
 def prune_history() -> dict[str, int]:
     """Delete finished history older than WARDEN_HISTORY_RETENTION_DAYS.
 
-    Dispatched events whose webhook deliveries have all finished go, with those deliveries
-    and their attempts (``ON DELETE CASCADE``), and so do finished reports to remote
-    providers. Pending work (an undispatched event, a delivery or report still being
-    tried) is never touched, whatever its age; the audit trail is kept.
+    Dispatched events whose webhook deliveries have all finished and were last tried before
+    the cutoff go, with those deliveries and their attempts (``ON DELETE CASCADE``), and so
+    do finished reports to remote providers. Pending work (an undispatched event, a
+    delivery or report still being tried) is never touched, whatever its age; the audit
+    trail is kept.
     """
     settings = current_app.config["WARDEN"]
     cutoff = utcnow() - timedelta(days=settings.history_retention_days)
@@ -134,20 +135,29 @@ def prune_history() -> dict[str, int]:
 
 
 def _prune_events(site_id: str, cutoff: object) -> tuple[int, int]:
-    """One chunk of a site's finished old events; (events, deliveries) deleted."""
-    unfinished = exists().where(Delivery.event_id == Event.id,
-                                Delivery.status == DeliveryStatus.PENDING)
-    finished_old = (Event.site_id == site_id, Event.created_at < cutoff,
-                    Event.dispatched_at.is_not(None), ~unfinished)
-    ids = db.session.scalars(select(Event.id).where(*finished_old)
-                             .order_by(Event.created_at).limit(PRUNE_CHUNK)).all()
+    """One chunk of a site's old dispatched events; (events, deliveries) deleted.
+
+    Deliveries go first, each only if finished and last tried before the cutoff: a DELETE
+    re-checks its conditions on a row another transaction has just changed, so one an admin
+    redelivers meanwhile stays. Then the events left without any delivery go.
+    """
+    finished = Delivery.status != DeliveryStatus.PENDING
+    recent = or_(Delivery.status == DeliveryStatus.PENDING,
+                 func.coalesce(Delivery.last_attempt_at, Delivery.created_at) >= cutoff)
+    ids = db.session.scalars(
+        select(Event.id).where(Event.site_id == site_id, Event.created_at < cutoff,
+                               Event.dispatched_at.is_not(None),
+                               ~exists().where(Delivery.event_id == Event.id, recent))
+        .order_by(Event.created_at).limit(PRUNE_CHUNK)).all()
     if not ids:
         db.session.rollback()
         return 0, 0
-    deliveries = db.session.scalar(select(func.count()).select_from(Delivery)
-                                   .where(Delivery.event_id.in_(ids))) or 0
-    # The conditions again: a redelivery may have made one pending since the SELECT.
-    deleted = db.session.execute(delete(Event).where(Event.id.in_(ids), *finished_old)
-                                 ).rowcount
+    deliveries = db.session.execute(
+        delete(Delivery).where(Delivery.event_id.in_(ids), finished,
+                               func.coalesce(Delivery.last_attempt_at, Delivery.created_at)
+                               < cutoff)).rowcount
+    events = db.session.execute(
+        delete(Event).where(Event.id.in_(ids),
+                            ~exists().where(Delivery.event_id == Event.id))).rowcount
     db.session.commit()
-    return int(deleted or 0), int(deliveries)
+    return int(events or 0), int(deliveries or 0)
