@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
@@ -105,15 +105,37 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
             "info": {"description": "Comment moderation API. Errors: "
                      '{"error": {"code", "message", "fields"?}}.'},
         },
-        # With every limit "off" the limiter is not installed at all: its per-request hooks
-        # cost about 0.15 ms of CPU even when each limit is exempt. Set on every app (the
-        # extension keeps the last app's value otherwise).
-        "RATELIMIT_ENABLED": (settings.rate_limit_submit != "off"
-                              or settings.rate_limit_flag != "off"),
+        "RATELIMIT_ENABLED": limits_in_process(settings),
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": False,  # only a 429 gets them (service.errors)
         "RATELIMIT_SWALLOW_ERRORS": True,  # a Redis blip must not turn submits into 500s
     }
+
+
+def limits_in_process(settings: Settings) -> bool:
+    """Whether the limiter runs in this process at all.
+
+    With every limit "off" it is not installed: its per-request hooks cost about 0.15 ms
+    of CPU even when each limit is exempt. The switch belongs to the one process-wide
+    limiter, not to an app, so once any app of the process has a limit it stays on, and
+    ``limits_off`` exempts the requests of apps without one (several apps share a process
+    only in tests; a server builds one).
+    """
+    global _LIMITS_SEEN
+    _LIMITS_SEEN = _LIMITS_SEEN or not _limits_off(settings)
+    return _LIMITS_SEEN
+
+
+_LIMITS_SEEN = False
+
+
+def _limits_off(settings: Settings) -> bool:
+    return settings.rate_limit_submit == "off" and settings.rate_limit_flag == "off"
+
+
+@limiter.request_filter
+def _exempt_when_limits_off() -> bool:
+    return _limits_off(current_app.config["WARDEN"])
 
 
 def _migrations_dir() -> Any:

@@ -491,6 +491,25 @@ def test_thread_reads_take_a_fixed_number_of_queries(client: FlaskClient, app: F
     assert cached == 1
 
 
+def test_an_app_without_limits_does_not_switch_off_another_apps_limits(
+        app: Flask, settings: Any) -> None:
+    """The limiter is one per process; each app still keeps its own limits."""
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    limited = create_app(replace(settings, rate_limit_submit="2/minute"))
+    unlimited = create_app(replace(settings, rate_limit_submit="off", rate_limit_flag="off"))
+    assert [submit(unlimited.test_client(), body=f"Free remark {i}.").status_code
+            for i in range(3)] == [202, 202, 202]
+    limited_client = limited.test_client()
+    assert [submit(limited_client, body=f"Counted remark {i}.").status_code
+            for i in range(3)] == [202, 202, 429]
+    for one in (limited, unlimited):
+        with one.app_context():
+            db.engine.dispose()
+
+
 def test_rate_limit_per_author_follows_the_token_across_addresses(app: Flask,
                                                                   settings: Any) -> None:
     from dataclasses import replace
