@@ -118,8 +118,8 @@ def limits_in_process(settings: Settings) -> bool:
     With every limit "off" it is not installed: its per-request hooks cost about 0.15 ms
     of CPU even when each limit is exempt. The switch belongs to the one process-wide
     limiter, not to an app, so once any app of the process has a limit it stays on, and
-    ``limits_off`` exempts the requests of apps without one (several apps share a process
-    only in tests; a server builds one).
+    ``_exempt_when_limits_off`` exempts the requests of apps without one (several apps
+    share a process only in tests; a server builds one).
     """
     global _LIMITS_SEEN
     _LIMITS_SEEN = _LIMITS_SEEN or not _limits_off(settings)

@@ -128,14 +128,22 @@ def _context(comment: Comment, site: Site, facts: _Facts) -> CommentContext:
                         if comment.ip_hash else 0),
         author_approved=comment.author.approved_count,
         author_rejected=comment.author.rejected_count,
-        blocked_words=tuple(site.blocked_words or ()),
-        suspect_words=tuple(site.suspect_words or ()),
-        allowed_link_domains=tuple(site.allowed_link_domains or ()),
-        blocked_link_domains=tuple(site.blocked_link_domains or ()),
         user_ip=comment.ip_address, user_agent=comment.user_agent, referrer=comment.referrer,
-        permalink=comment.article.url, site_url=next(iter(site.allowed_origins or ()), None),
-        is_reply=comment.parent_id is not None,
+        permalink=comment.article.url, is_reply=comment.parent_id is not None,
+        **site_fields(site),
     )
+
+
+def site_fields(site: Site) -> dict[str, Any]:
+    """What a check reads of the site (its lists and home page), as a context's fields:
+    the worker, the simulate endpoint and a replay's rerun build contexts alike."""
+    return {
+        "blocked_words": tuple(site.blocked_words or ()),
+        "suspect_words": tuple(site.suspect_words or ()),
+        "allowed_link_domains": tuple(site.allowed_link_domains or ()),
+        "blocked_link_domains": tuple(site.blocked_link_domains or ()),
+        "site_url": next(iter(site.allowed_origins or ()), None),
+    }
 
 
 def policy_for(site: Site) -> Policy:

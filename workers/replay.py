@@ -49,7 +49,7 @@ from service.models import (
     utcnow,
 )
 from workers.checks.base import Check, CommentContext, Kind, Verdict
-from workers.pipeline import policy_for, run_checks
+from workers.pipeline import policy_for, run_checks, site_fields
 from workers.policy import Policy, Standing, decide
 
 S = CommentStatus
@@ -342,15 +342,8 @@ def _site_model_examples(session: Session, site_id: str) -> set[int]:
 
 def _text_context(site: Site, text: str, parent_text: str | None) -> CommentContext:
     """What a text check reads: the text, its parent and the site's lists (as today)."""
-    return CommentContext(
-        text=text, site_id=site.id, parent_text=parent_text,
-        blocked_words=tuple(site.blocked_words or ()),
-        suspect_words=tuple(site.suspect_words or ()),
-        allowed_link_domains=tuple(site.allowed_link_domains or ()),
-        blocked_link_domains=tuple(site.blocked_link_domains or ()),
-        site_url=next(iter(site.allowed_origins or ()), None),
-        is_reply=parent_text is not None,
-    )
+    return CommentContext(text=text, site_id=site.id, parent_text=parent_text,
+                          is_reply=parent_text is not None, **site_fields(site))
 
 
 def check_kinds() -> dict[str, Kind]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from service.models import Author, Site, TrustLevel, utcnow
 from workers.checks import CommentContext, default_checks
-from workers.pipeline import policy_for, run_checks
+from workers.pipeline import policy_for, run_checks, site_fields
 from workers.policy import Standing, decide
 
 
@@ -18,13 +18,8 @@ def simulate(site: Site, text: str, parent_text: str | None, author: Author | No
         text=text, site_id=site.id, parent_text=parent_text,
         author_approved=author.approved_count if author else 0,
         author_rejected=author.rejected_count if author else 0,
-        blocked_words=tuple(site.blocked_words or ()),
-        suspect_words=tuple(site.suspect_words or ()),
-        allowed_link_domains=tuple(site.allowed_link_domains or ()),
-        blocked_link_domains=tuple(site.blocked_link_domains or ()),
         user_ip=user_ip, user_agent=user_agent,
-        site_url=next(iter(site.allowed_origins or ()), None),
-        is_reply=parent_text is not None, is_test=True,
+        is_reply=parent_text is not None, is_test=True, **site_fields(site),
     )
     outcome = run_checks(default_checks(), [context])[0]
     standing = Standing(

@@ -10,6 +10,7 @@ must not deadlock each other.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,27 @@ def approve_elsewhere(app: Flask, comment_id: int) -> None:
         assert comment is not None
         transition(other, comment, CommentStatus.APPROVED, Actor.system("toxicity"), "clean")
         other.commit()
+
+
+def start_in_background(work: Callable[[threading.Event], None]
+                        ) -> tuple[threading.Thread, list[BaseException]]:
+    """Start ``work`` in a thread and wait until it sets the event it is given (or fails);
+    its exception is kept for the main thread to report."""
+    started = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work(started)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert started.wait(10)
+    return thread, errors
 
 
 def counters_match(app: Flask) -> None:
@@ -92,28 +114,20 @@ def test_a_moderator_and_a_worker_batch_on_one_comment_do_not_deadlock(
     """The batch holds the comment (its claim) and then wants the article and author rows;
     the moderator must queue behind the comment instead of taking those rows first."""
     comment_id = submit(client)["id"]
-    errors: list[BaseException] = []
-    moderator_started = threading.Event()
 
-    def moderator() -> None:
-        try:
-            with app.app_context():
-                comment = mod.get_comment(db.session, comment_id, None)
-                moderator_started.set()
-                mod.decide_comment(db.session, comment, "reject", MODERATOR, None)
-                db.session.commit()
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-            moderator_started.set()
+    def moderator(started: threading.Event) -> None:
+        with app.app_context():
+            comment = mod.get_comment(db.session, comment_id, None)
+            started.set()
+            mod.decide_comment(db.session, comment, "reject", MODERATOR, None)
+            db.session.commit()
 
     with app.app_context(), Session(db.engine) as batch:
         batch.execute(text("SET lock_timeout = '10s'"))
         # The worker's claim: it now holds the comment row.
         batch.execute(text("UPDATE comments SET checked_at = now() WHERE id = :id"),
                       {"id": comment_id})
-        thread = threading.Thread(target=moderator)
-        thread.start()
-        assert moderator_started.wait(10)
+        thread, errors = start_in_background(moderator)
         # Give the moderator time to reach its first lock (deadlock_timeout is 1 s).
         thread.join(1.5)
         comment = batch.get(Comment, comment_id)
@@ -138,27 +152,19 @@ def test_a_bulk_moderator_and_a_batch_claim_take_comment_rows_in_one_order(
     from workers.pipeline import _lease
 
     low, high = submit(client)["id"], submit(client)["id"]
-    errors: list[BaseException] = []
     leased: list[int] = []
-    started = threading.Event()
 
-    def batch_claim() -> None:
-        try:
-            with app.app_context():
-                db.session.execute(text("SET lock_timeout = '10s'"))
-                started.set()
-                leased.extend(_lease(db.session, low, 10, timedelta(minutes=5)))
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
+    def batch_claim(started: threading.Event) -> None:
+        with app.app_context():
+            db.session.execute(text("SET lock_timeout = '10s'"))
             started.set()
+            leased.extend(_lease(db.session, low, 10, timedelta(minutes=5)))
 
     with app.app_context(), Session(db.engine) as moderator:
         moderator.execute(text("SET lock_timeout = '5s'"))
         moderator.execute(text("SELECT id FROM comments WHERE id = :id FOR UPDATE"),
                           {"id": low})
-        thread = threading.Thread(target=batch_claim)
-        thread.start()
-        assert started.wait(10)
+        thread, errors = start_in_background(batch_claim)
         thread.join(1.5)  # the batch reaches its first lock meanwhile
         # The moderator's next comment in id order: free, unless the batch took it first.
         moderator.execute(text("SELECT id FROM comments WHERE id = :id FOR UPDATE"),

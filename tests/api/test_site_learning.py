@@ -233,13 +233,20 @@ def test_beat_job_retrains_sites_with_enough_new_labels(
 
 
 # --------------------------------------------------------------------------- the campaign
-def test_a_repeated_campaign_labelled_by_moderators_is_caught_after_training(
-        client: FlaskClient, app: Flask, keys: dict[str, str], settings: Settings) -> None:
+def post_campaign_and_ordinary(client: FlaskClient) -> tuple[list[str], list[int], list[int]]:
+    """18 comments of one campaign and 20 ordinary ones over five stories: (the campaign's
+    texts, their ids, the ordinary ids)."""
     old_campaign = campaign(18, seed=1)
     campaign_ids = [post(client, text, article=f"story-{i % 5}")
                     for i, text in enumerate(old_campaign)]
     ordinary_ids = [post(client, text, article=f"story-{i % 5}")
                     for i, text in enumerate(ORDINARY)]
+    return old_campaign, campaign_ids, ordinary_ids
+
+
+def test_a_repeated_campaign_labelled_by_moderators_is_caught_after_training(
+        client: FlaskClient, app: Flask, keys: dict[str, str], settings: Settings) -> None:
+    old_campaign, campaign_ids, ordinary_ids = post_campaign_and_ordinary(client)
     decide_all(app)
     # Before: the shipped checks let the whole campaign through.
     assert set(statuses(app, campaign_ids).values()) == {"approved"}
@@ -425,11 +432,7 @@ def test_replay_rerun_sees_a_new_blocked_word_and_keeps_stored_scores_on_failure
 
 def test_replay_rerun_shows_what_a_new_site_model_does_to_comments_it_never_saw(
         client: FlaskClient, app: Flask, keys: dict[str, str], settings: Settings) -> None:
-    old_campaign = campaign(18, seed=1)
-    campaign_ids = [post(client, text, article=f"story-{i % 5}")
-                    for i, text in enumerate(old_campaign)]
-    ordinary_ids = [post(client, text, article=f"story-{i % 5}")
-                    for i, text in enumerate(ORDINARY)]
+    old_campaign, campaign_ids, ordinary_ids = post_campaign_and_ordinary(client)
     # Arrived before any site model existed, never labelled: the held-out part.
     unseen = [t for t in campaign(30, seed=2) if t not in old_campaign][:8]
     for text in [*unseen, *NEW_ORDINARY]:

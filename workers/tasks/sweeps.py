@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 
 from service.extensions import db
 from service.models import (
@@ -141,21 +141,18 @@ def _prune_events(site_id: str, cutoff: object) -> tuple[int, int]:
     re-checks its conditions on a row another transaction has just changed, so one an admin
     redelivers meanwhile stays. Then the events left without any delivery go.
     """
-    finished = Delivery.status != DeliveryStatus.PENDING
-    recent = or_(Delivery.status == DeliveryStatus.PENDING,
-                 func.coalesce(Delivery.last_attempt_at, Delivery.created_at) >= cutoff)
+    done = and_(Delivery.status != DeliveryStatus.PENDING,
+                func.coalesce(Delivery.last_attempt_at, Delivery.created_at) < cutoff)
     ids = db.session.scalars(
         select(Event.id).where(Event.site_id == site_id, Event.created_at < cutoff,
                                Event.dispatched_at.is_not(None),
-                               ~exists().where(Delivery.event_id == Event.id, recent))
+                               ~exists().where(Delivery.event_id == Event.id, ~done))
         .order_by(Event.created_at).limit(PRUNE_CHUNK)).all()
     if not ids:
         db.session.rollback()
         return 0, 0
     deliveries = db.session.execute(
-        delete(Delivery).where(Delivery.event_id.in_(ids), finished,
-                               func.coalesce(Delivery.last_attempt_at, Delivery.created_at)
-                               < cutoff)).rowcount
+        delete(Delivery).where(Delivery.event_id.in_(ids), done)).rowcount
     events = db.session.execute(
         delete(Event).where(Event.id.in_(ids),
                             ~exists().where(Delivery.event_id == Event.id))).rowcount
