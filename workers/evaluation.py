@@ -214,8 +214,13 @@ def evaluate(
     policy: Policy | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    site_id: str | None = None,
 ) -> Evaluation:
-    """Run the worker's checks and policy over ``data`` in batches and measure them."""
+    """Run the worker's checks and policy over ``data`` in batches and measure them.
+
+    ``site_id`` puts every row on that site, for a site-specific check given in ``checks``
+    (``training.moderator_loop`` measures a site's own model this way).
+    """
     checks = tuple(offline_checks() if checks is None else checks)
     policy = policy or Policy()
     preflight(checks)
@@ -228,8 +233,8 @@ def evaluate(
     started = time.perf_counter()
     for lo in range(0, n, batch_size):
         hi = min(lo + batch_size, n)
-        contexts = [CommentContext(text=data.texts[i], parent_text=data.parents[i])
-                    for i in range(lo, hi)]
+        contexts = [CommentContext(text=data.texts[i], parent_text=data.parents[i],
+                                   site_id=site_id) for i in range(lo, hi)]
         t0 = time.perf_counter()
         outcomes = run_checks(checks, contexts)
         check_seconds += time.perf_counter() - t0
