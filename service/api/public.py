@@ -114,7 +114,8 @@ class SiteInfo(MethodView):
         settings = _settings()
         return {"id": site.id, "name": site.name, "mode": str(site.mode),
                 "max_body_chars": settings.max_body_chars,
-                "max_depth": site.max_depth or settings.max_depth,
+                "max_depth": (settings.max_depth if site.max_depth is None
+                              else site.max_depth),
                 "edit_window_seconds": site.edit_window_seconds}
 
 
@@ -159,11 +160,13 @@ class Comments(MethodView):
         # Markdown and sanitising before the transaction: the shorter it is, the less other
         # writers wait (on SQLite a submit holds the write lock from its first statement).
         rendered = render_submission(data, settings.max_body_chars)
-        site = site_policy(db.session, site_id, args["article"])
+        site = site_policy(db.session, site_id, args["article"], client.author_token,
+                           reserve_ids=data.parent_id is None and not client.idempotency_key)
         g.cors_site = site
         accepted = submit_comment(db.session, site, data, client,
                                   max_depth=settings.max_depth,
-                                  max_body_chars=settings.max_body_chars, rendered=rendered)
+                                  max_body_chars=settings.max_body_chars, rendered=rendered,
+                                  secret_key=settings.secret_key)
         db.session.commit()
         # The answer is made of values held in memory: nothing is read back after the commit
         # (a database gone by then must not turn a stored comment into a 503).

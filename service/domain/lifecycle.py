@@ -154,6 +154,18 @@ _INSERT_AUDIT_AND_EVENT_PG = insert(_events).values(
 ).cte("new_audit_entry"))
 
 
+def creation_rows(comment: CommentFacts, article: ArticleFacts,
+                  actor: Actor) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The audit entry and the outbox event of a new comment, as prebuilt INSERTs take them."""
+    audit = {"site_id": comment.site_id, "subject_type": "comment",
+             "subject_id": str(comment.id), "action": "comment.created", "from_status": None,
+             "to_status": str(comment.status), "actor_type": actor.type, "actor_id": actor.id,
+             "reason": None, "details": {}, "created_at": utcnow()}
+    event = event_row(comment.site_id, "comment.created", str(comment.id),
+                      payload_of(comment, article))
+    return audit, event
+
+
 def record_creation(session: Session, comment: CommentFacts, article: ArticleFacts,
                     actor: Actor) -> None:
     """Audit and announce a new comment (its first status is set by the submitter).
@@ -161,12 +173,7 @@ def record_creation(session: Session, comment: CommentFacts, article: ArticleFac
     Prebuilt INSERTs in the caller's transaction rather than ORM objects: this runs on
     every submit, where the unit of work cost more than the statements themselves.
     """
-    audit = {"site_id": comment.site_id, "subject_type": "comment",
-             "subject_id": str(comment.id), "action": "comment.created", "from_status": None,
-             "to_status": str(comment.status), "actor_type": actor.type, "actor_id": actor.id,
-             "reason": None, "details": {}, "created_at": utcnow()}
-    event = event_row(comment.site_id, "comment.created", str(comment.id),
-                      payload_of(comment, article))
+    audit, event = creation_rows(comment, article, actor)
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(_INSERT_AUDIT_AND_EVENT_PG,

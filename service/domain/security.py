@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -10,6 +11,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 def new_token(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(24)}"
+
+
+def idempotent_author_token(secret_key: str, site_id: str, idempotency_key: str) -> str:
+    """A new author's token for a submit that carries an Idempotency-Key: derived from the
+    key, so the retry of a submit whose answer was lost can be answered with the same token
+    (only the digest is stored). Same shape as ``new_token("at")``."""
+    digest = hmac.new(secret_key.encode(), f"author-token\0{site_id}\0{idempotency_key}"
+                      .encode(), hashlib.sha256).digest()
+    return "at_" + base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
 
 
 def token_digest(token: str) -> str:

@@ -5,7 +5,7 @@ Nothing here runs a check: the web process stores and commits, the worker decide
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     and_,
     bindparam,
+    case,
     func,
     insert,
     literal_column,
@@ -22,17 +23,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
+from service.dbpool import single_read
 from service.domain.errors import Conflict, DomainError, NotFound
-from service.domain.lifecycle import Actor, record_creation, transition
+from service.domain.events import enqueue_event_dispatch
+from service.domain.lifecycle import Actor, creation_rows, record_creation, transition
 from service.domain.rendering import clean_text, fingerprint, render_html
-from service.domain.security import hash_email, new_token, token_digest
+from service.domain.security import (
+    hash_email,
+    idempotent_author_token,
+    new_token,
+    token_digest,
+)
 from service.models import (
     Article,
+    AuditEntry,
     Author,
     Comment,
     CommentStatus,
+    Event,
     IdWatermark,
     ModerationMode,
     Site,
@@ -116,6 +126,13 @@ class SitePolicy:
     allowed_origins: tuple[str, ...]
     article_key: str | None = None  # the key the article below was looked up by
     article: StoredArticle | None = None  # None: no such article (yet), or not looked up
+    # Read for the one-statement submit (PostgreSQL, outside a transaction; see
+    # ``_submit_in_one_statement``): ids taken from the sequences, and the author behind
+    # the submitted token (``token_hash``), if any.
+    reserved_id: int | None = None
+    reserved_author_id: int | None = None
+    token_hash: str | None = None
+    token_author: tuple[int, str] | None = None  # (id, display name)
 
     def allows_origin(self, origin: str) -> bool:
         return origin_allowed(self.allowed_origins, origin)
@@ -173,6 +190,17 @@ _SITE_POLICY = select(
 ).select_from(_sites.outerjoin(_articles, and_(_articles.c.site_id == _sites.c.id,
                                                _articles.c.key == bindparam("key")))
               ).where(_sites.c.id == bindparam("site_id"))
+# PostgreSQL, outside a transaction: the same, plus the author behind the submitted token
+# and ids for the comment and (only when no author matched) a new author, taken from their
+# sequences now so that one statement can then write everything (``_submit_in_one_statement``).
+# An id taken by a submission that is then refused is a gap, as after any rollback.
+_SITE_POLICY_RESERVING = _SITE_POLICY.add_columns(
+    _authors.c.id.label("token_author_id"), _authors.c.display_name.label("token_author_name"),
+    func.nextval(func.pg_get_serial_sequence("comments", "id")).label("reserved_id"),
+    case((_authors.c.id.is_(None), func.nextval(func.pg_get_serial_sequence("authors", "id"))),
+         else_=None).label("reserved_author_id"),
+).outerjoin(_authors, and_(_authors.c.site_id == _sites.c.id,
+                           _authors.c.token_hash == bindparam("token_hash")))
 _ARTICLE = select(*_ARTICLE_COLUMNS).where(_articles.c.site_id == bindparam("site_id"),
                                            _articles.c.key == bindparam("key"))
 _INSERT_ARTICLE = insert(_articles).returning(*_ARTICLE_COLUMNS)
@@ -229,6 +257,34 @@ _INSERT_COMMENT_SQLITE = _comment_insert(
     .subquery("new_comment"))
 
 
+# PostgreSQL, the whole submit in one autocommit statement: the comment, its audit entry
+# and its outbox event (and a new author), each a data-modifying CTE with every value bound,
+# ids included (taken by ``_SITE_POLICY_RESERVING``). One statement is one transaction:
+# all of it is stored or none of it, with no BEGIN and COMMIT round trips.
+_audit_log, _events = AuditEntry.__table__, Event.__table__
+
+
+def _bound(table: Any, prefix: str, names: Any) -> dict[str, Any]:
+    return {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names}
+
+
+def _one_statement_submit(with_author: bool) -> Any:
+    ctes = [insert(_comments).values(_bound(_comments, "c_", [c.name for c in _comments.c]))
+            .cte("new_comment"),
+            insert(_audit_log).values(_bound(_audit_log, "a_", [c.name for c in _audit_log.c
+                                                                  if c.name != "id"]))
+            .cte("new_audit_entry")]
+    if with_author:
+        ctes.insert(0, insert(_authors).values(_bound(_authors, "u_", ("id", *_AUTHOR_VALUES)))
+                    .cte("new_author"))
+    return insert(_events).values(_bound(_events, "e_", [c.name for c in _events.c])
+                                  ).add_cte(*ctes)
+
+
+_SUBMIT_PG = _one_statement_submit(with_author=False)
+_SUBMIT_WITH_AUTHOR_PG = _one_statement_submit(with_author=True)
+
+
 def _insert_comment(connection: Connection, values: dict[str, Any],
                     new_author: dict[str, Any] | None) -> tuple[int, int]:
     """Insert the comment (and ``new_author`` first, if given); return both ids."""
@@ -253,30 +309,63 @@ def get_site(session: Session, site_id: str) -> Site:
     return site
 
 
-def site_policy(session: Session, site_id: str, article_key: str = "") -> SitePolicy:
+def site_policy(session: Session, site_id: str, article_key: str = "",
+                author_token: str | None = None, *, reserve_ids: bool = False) -> SitePolicy:
     """The site as submitting needs it, and the article ``article_key`` names, read now
-    (never cached: policy changes apply at once); 404 for an unknown site."""
+    (never cached: policy changes apply at once); 404 for an unknown site.
+
+    ``reserve_ids`` (a root comment without an Idempotency-Key is coming): on PostgreSQL
+    outside a transaction the read also finds the author behind ``author_token`` and takes
+    the new ids that let ``submit_comment`` store it in one statement.
+    """
     key = article_key.strip()
-    row = session.connection().execute(_SITE_POLICY, {"site_id": site_id, "key": key}).first()
+    reserving = reserve_ids and _one_statement_possible(session)
+    token_hash = token_digest(author_token) if reserving and author_token else None
+    with single_read(session) as connection:
+        row = connection.execute(_SITE_POLICY_RESERVING if reserving else _SITE_POLICY,
+                                 {"site_id": site_id, "key": key, "token_hash": token_hash}
+                                 ).first()
     if row is None:
         raise NotFound(f"no site {site_id!r}")
     article = None
     if row.article_id is not None:
         article = StoredArticle(**{c.name: row._mapping[f"article_{c.name}"]
                                    for c in _ARTICLE_COLUMNS})
-    return SitePolicy(row.id, row.mode, row.max_depth, row.auto_create_articles,
-                      row.close_after_days, tuple(row.allowed_origins or ()), key, article)
+    policy = SitePolicy(row.id, row.mode, row.max_depth, row.auto_create_articles,
+                        row.close_after_days, tuple(row.allowed_origins or ()), key, article)
+    if not reserving:
+        return policy
+    token_author = (None if row.token_author_id is None
+                    else (row.token_author_id, row.token_author_name))
+    return replace(policy, reserved_id=row.reserved_id,
+                   reserved_author_id=row.reserved_author_id, token_hash=token_hash,
+                   token_author=token_author)
+
+
+def _one_statement_possible(session: Session) -> bool:
+    """PostgreSQL with no transaction open on ``session``: a submit can be one autocommit
+    statement (the session's own transaction would add BEGIN and COMMIT round trips)."""
+    plain = session() if isinstance(session, scoped_session) else session
+    return plain.get_bind().dialect.name == "postgresql" and not plain.in_transaction()
 
 
 def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
                    client: ClientInfo, *, max_depth: int, max_body_chars: int,
-                   rendered: Rendered | None = None) -> Accepted:
+                   rendered: Rendered | None = None, secret_key: str | None = None
+                   ) -> Accepted:
     """Store a new comment as pending (or approved on a post-moderated site).
 
     The comment, its audit entry and its outbox event are written in the caller's
-    transaction with prebuilt Core statements (no ORM flush); the caller commits.
+    transaction with prebuilt Core statements (no ORM flush); the caller commits. The
+    common case on PostgreSQL (a root comment on an existing article, no Idempotency-Key,
+    no rename, ``site`` read by ``site_policy`` outside a transaction) is instead one
+    autocommit statement, stored when this returns.
     ``rendered``: ``render_submission(data, max_body_chars)`` if the caller did it already.
+    ``secret_key``: with an Idempotency-Key and no known author, the new author's token is
+    derived from the key (``idempotent_author_token``), so a retry whose first answer was
+    lost gets the same token back; without it the token is random.
     """
+    text = rendered or render_submission(data, max_body_chars)
     if client.idempotency_key:
         earlier = session.scalar(
             select(Comment).where(
@@ -284,9 +373,8 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
             )
         )
         if earlier is not None:
-            return _replay(session, earlier, client)
+            return _replay(session, earlier, client, text, secret_key)
 
-    text = rendered or render_submission(data, max_body_chars)
     body = text.body
     if not body:
         raise DomainError("the comment is empty", fields={"body": ["Comment text is empty."]})
@@ -295,30 +383,115 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
             f"the comment is longer than {max_body_chars} characters",
             fields={"body": [f"Longer than {max_body_chars} characters."]},
         )
+    if isinstance(site, SitePolicy) and site.reserved_id is not None:
+        accepted = _submit_in_one_statement(session, site, data, client, text)
+        if accepted is not None:
+            return accepted
     session.flush()  # whatever the caller left pending goes first (a no-op when clean)
     connection = session.connection()
     article = _article_for(session, connection, site, data)
-    if not article.is_open or _too_old(site, article):
-        raise Conflict(f"comments are closed on {article.key!r}")
-    parent = _parent_for(connection, article, data.parent_id, site.max_depth or max_depth)
+    _check_open(site, article)
+    parent = _parent_for(connection, article, data.parent_id,
+                         max_depth if site.max_depth is None else site.max_depth)
     name = text.author_name
     author_id, token = _known_author(connection, site, name, client.author_token)
+    if author_id is None and client.idempotency_key and secret_key:
+        token = idempotent_author_token(secret_key, site.id, client.idempotency_key)
     now = utcnow()
     new_author = None
     if author_id is None:
-        new_author = {"site_id": site.id, "display_name": name or "Anonymous",
-                      "email_hash": hash_email(data.author_email),
-                      "token_hash": token_digest(token), "trust": TrustLevel.NEW,
-                      "approved_count": 0, "rejected_count": 0, "created_at": now}
-    values: dict[str, Any] = {
+        new_author = _new_author(site, name, data, token, now)
+    values = _comment_values(site, article, parent, name, text, client, data, now)
+    values["b_root_id"] = parent.root_id if parent else None  # None: the comment's own id
+    values["author_id"] = author_id
+    comment_id, author_id = _insert_comment(connection, values, new_author)
+    new = _NewComment(id=comment_id, site_id=site.id, parent_id=values["parent_id"],
+                      status=CommentStatus.PENDING, author_name=values["author_name"],
+                      author_id=author_id, body=body, html=values["html"], created_at=now)
+    record_creation(session, new, article, Actor("author", str(author_id)))
+    status = CommentStatus.PENDING
+    if site.mode == ModerationMode.POST:
+        comment = session.get(Comment, comment_id)
+        assert comment is not None
+        transition(session, comment, CommentStatus.APPROVED, Actor.system("post-moderation"),
+                   POST_MODERATION_REASON)
+        status = comment.status
+    return Accepted(comment_id, status, article.key, new.parent_id, now, token, True, session)
+
+
+def _submit_in_one_statement(session: Session, site: SitePolicy, data: Submission,
+                             client: ClientInfo, text: Rendered) -> Accepted | None:
+    """The common submit as one autocommit statement (``_SUBMIT_PG``): two round trips in
+    all with ``site_policy``'s read, where the transaction took five (BEGIN, read, comment,
+    audit + event, COMMIT). None: not the common case; the transactional path decides."""
+    article = site.article
+    if (client.idempotency_key or data.parent_id is not None or article is None
+            or site.mode == ModerationMode.POST or site.article_key != data.article.strip()
+            or not _one_statement_possible(session)):
+        return None
+    _check_open(site, article)
+    name = text.author_name
+    token = client.author_token
+    now = utcnow()
+    params: dict[str, Any] = {}
+    if token and site.token_author is not None and site.token_hash == token_digest(token):
+        author_id, known_name = site.token_author
+        if name and name != known_name:
+            return None  # a rename is one more statement: the transactional path does it
+    elif site.reserved_author_id is not None:
+        author_id, token = site.reserved_author_id, new_token("at")
+        params.update({f"u_{k}": v for k, v in
+                       _new_author(site, name, data, token, now).items()}, u_id=author_id)
+    else:
+        return None
+    comment_id = site.reserved_id
+    assert comment_id is not None
+    values = _comment_values(site, article, None, name, text, client, data, now)
+    values.update(id=comment_id, root_id=comment_id, author_id=author_id)
+    new = _NewComment(id=comment_id, site_id=site.id, parent_id=None,
+                      status=CommentStatus.PENDING, author_name=values["author_name"],
+                      author_id=author_id, body=text.body, html=text.html, created_at=now)
+    audit, event = creation_rows(new, article, Actor("author", str(author_id)))
+    params.update({f"c_{k}": v for k, v in values.items()},
+                  **{f"a_{k}": v for k, v in audit.items()},
+                  **{f"e_{k}": v for k, v in event.items()})
+    try:
+        with session.get_bind().connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                _SUBMIT_WITH_AUTHOR_PG if "u_id" in params else _SUBMIT_PG, params)
+    except IntegrityError:
+        # Nothing was stored (one statement). The article or the author went away since
+        # the read: the transactional path looks again and answers accordingly.
+        return None
+    enqueue_event_dispatch()  # what a commit that wrote events does (``events.emitted``)
+    return Accepted(comment_id, CommentStatus.PENDING, article.key, None, now, token, True,
+                    session)
+
+
+def _check_open(site: Site | SitePolicy, article: StoredArticle) -> None:
+    if not article.is_open or _too_old(site, article):
+        raise Conflict(f"comments are closed on {article.key!r}")
+
+
+def _new_author(site: Site | SitePolicy, name: str, data: Submission, token: str,
+                now: datetime) -> dict[str, Any]:
+    return {"site_id": site.id, "display_name": name or "Anonymous",
+            "email_hash": hash_email(data.author_email), "token_hash": token_digest(token),
+            "trust": TrustLevel.NEW, "approved_count": 0, "rejected_count": 0,
+            "created_at": now}
+
+
+def _comment_values(site: Site | SitePolicy, article: StoredArticle, parent: Row[Any] | None,
+                    name: str, text: Rendered, client: ClientInfo, data: Submission,
+                    now: datetime) -> dict[str, Any]:
+    """A new comment's columns but ``id``, ``root_id`` and ``author_id``."""
+    return {
         "site_id": site.id,
         "article_id": article.id,
         "parent_id": parent.id if parent else None,
-        "b_root_id": parent.root_id if parent else None,  # None: the comment's own id
         "depth": parent.depth + 1 if parent else 0,
-        "author_id": author_id,
         "author_name": name or "Anonymous",
-        "body": body,
+        "body": text.body,
         "html": text.html,
         "fingerprint": text.fingerprint,
         "status": CommentStatus.PENDING,
@@ -341,23 +514,18 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
         "flag_count": 0,
         "flagged_at": None,
     }
-    comment_id, author_id = _insert_comment(connection, values, new_author)
-    new = _NewComment(id=comment_id, site_id=site.id, parent_id=values["parent_id"],
-                      status=CommentStatus.PENDING, author_name=values["author_name"],
-                      author_id=author_id, body=body, html=values["html"], created_at=now)
-    record_creation(session, new, article, Actor("author", str(author_id)))
-    status = CommentStatus.PENDING
-    if site.mode == ModerationMode.POST:
-        comment = session.get(Comment, comment_id)
-        assert comment is not None
-        transition(session, comment, CommentStatus.APPROVED, Actor.system("post-moderation"),
-                   POST_MODERATION_REASON)
-        status = comment.status
-    return Accepted(comment_id, status, article.key, new.parent_id, now, token, True, session)
 
 
-def _replay(session: Session, earlier: Comment, client: ClientInfo) -> Accepted:
+def _replay(session: Session, earlier: Comment, client: ClientInfo, text: Rendered,
+            secret_key: str | None) -> Accepted:
+    """The earlier answer for a retried submit: same key, same text, same author. A reader
+    whose first answer was lost has no token yet; the key (a secret only that browser
+    holds) derives it again when the earlier submit derived it too."""
+    if earlier.fingerprint != text.fingerprint:
+        raise Conflict("this Idempotency-Key was already used for a different comment")
     token = client.author_token
+    if token is None and secret_key and client.idempotency_key:
+        token = idempotent_author_token(secret_key, earlier.site_id, client.idempotency_key)
     if token is None or token_digest(token) != earlier.author.token_hash:
         raise Conflict("this Idempotency-Key was already used by another submission")
     return Accepted(earlier.id, earlier.status, earlier.article.key, earlier.parent_id,

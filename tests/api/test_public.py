@@ -110,6 +110,70 @@ def test_thread_shows_only_approved_threaded_and_sanitised(client: FlaskClient,
         assert len(authors) == 1
 
 
+def test_a_root_comment_on_postgresql_is_two_statements(client: FlaskClient, app: Flask,
+                                                         backend: str) -> None:
+    """On PostgreSQL the common submit is one read and one write statement, no BEGIN or
+    COMMIT round trip; the rare cases (a rename here) keep the transaction. The rows are the
+    same either way."""
+    from sqlalchemy import event as sa_event
+
+    from service.models import Author
+
+    assert submit(client, body="Opens the article.").status_code == 202  # creates story-1
+    with app.app_context():
+        engine = db.engine
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        sent.append(statement.lstrip().split()[0].upper())
+
+    def submitted(**kwargs: Any) -> tuple[Any, list[str]]:
+        sent.clear()
+        sa_event.listen(engine, "before_cursor_execute", record)
+        try:
+            answer = submit(client, **kwargs)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", record)
+        assert answer.status_code == 202, answer.get_json()
+        return answer.get_json(), list(sent)
+
+    new_author, new_sent = submitted(body="A new reader's remark.")
+    same, same_sent = submitted(body="The same reader again.",
+                                headers={"X-Author-Token": new_author["author_token"]})
+    renamed, renamed_sent = submitted(body="Now signing as Ann B.", author_name="Ann B.",
+                                      headers={"X-Author-Token": new_author["author_token"]})
+    stranger, _ = submitted(body="A token from nowhere.",
+                            headers={"X-Author-Token": "at_not-a-known-token"})
+    if backend == "postgresql":
+        assert new_sent == same_sent == ["SELECT", "WITH"]  # read + ids, then the write
+        assert "UPDATE" in renamed_sent  # the rename: the transactional path
+    else:
+        assert len(new_sent) >= 4  # site, author, comment, audit, event
+    assert same["author_token"] == renamed["author_token"] == new_author["author_token"]
+    assert stranger["author_token"] != "at_not-a-known-token"
+    with app.app_context():
+        rows = {c.id: c for c in db.session.scalars(select(Comment))}
+        mine = [rows[d["id"]] for d in (new_author, same, renamed)]
+        assert [c.root_id for c in mine] == [c.id for c in mine]
+        assert len({c.author_id for c in mine}) == 1
+        assert rows[stranger["id"]].author_id != mine[0].author_id
+        assert db.session.get(Author, mine[0].author_id).display_name == "Ann B."
+        for d in (new_author, same, renamed, stranger):
+            comment = rows[d["id"]]
+            assert (comment.status, comment.depth, comment.enqueued_at is not None) == (
+                CommentStatus.PENDING, 0, True)
+            audit = db.session.scalars(select(AuditEntry).where(
+                AuditEntry.subject_id == str(d["id"]))).one()
+            assert (audit.action, audit.actor_id) == ("comment.created", str(comment.author_id))
+            created = db.session.scalars(select(Event).where(
+                Event.subject_id == str(d["id"]))).one()
+            assert created.payload["data"]["comment"]["author_id"] == comment.author_id
+            assert created.payload["data"]["article"]["key"] == "story-1"
+    # A reply takes its id from the same sequence, after the ids the reads took.
+    reply = submit(client, body="A reply.", parent_id=same["id"]).get_json()
+    assert reply["id"] > stranger["id"]
+
+
 def test_submit_stores_comment_audit_and_event_with_thread_ids(client: FlaskClient,
                                                                app: Flask) -> None:
     """The submit path writes with prebuilt statements: check the rows it leaves."""
@@ -305,10 +369,38 @@ def test_idempotency_key_replays_the_same_comment(client: FlaskClient, app: Flas
                                     "X-Author-Token": first["author_token"]})
     assert again.status_code == 202
     assert again.get_json()["id"] == first["id"]
-    stranger = submit(client, headers={"Idempotency-Key": "k-1"})
-    assert stranger.status_code == 409
+    # A first-time reader whose answer was lost retries without a token: same comment, and
+    # the same token (derived from the key), so the reader can still see and edit it.
+    lost = submit(client, headers={"Idempotency-Key": "k-1"})
+    assert lost.status_code == 202
+    assert (lost.get_json()["id"], lost.get_json()["author_token"]) == (
+        first["id"], first["author_token"])
+    other_text = submit(client, body="Something else entirely.",
+                        headers={"Idempotency-Key": "k-1"})
+    assert other_text.status_code == 409
+    other_author = submit(client, headers={"Idempotency-Key": "k-1",
+                                           "X-Author-Token": "at_someone-else"})
+    assert other_author.status_code == 409
+    # A returning reader's own token is kept; the key then derives nothing.
+    known = submit(client, body="From a known reader.",
+                   headers={"Idempotency-Key": "k-2", "X-Author-Token": first["author_token"]})
+    assert known.get_json()["author_token"] == first["author_token"]
+    anonymous_retry = submit(client, body="From a known reader.",
+                             headers={"Idempotency-Key": "k-2"})
+    assert anonymous_retry.status_code == 409  # its token was not derived from the key
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 2
+
+
+def test_a_site_max_depth_of_zero_allows_no_replies(client: FlaskClient, app: Flask) -> None:
+    with app.app_context():
+        db.session.get(Site, "demo").max_depth = 0
+        db.session.commit()
+    root = submit(client, body="A root comment.").get_json()
+    reply = submit(client, body="A reply.", parent_id=root["id"])
+    assert reply.status_code == 400
+    assert "parent_id" in reply.get_json()["error"]["fields"]
+    assert client.get("/api/v1/sites/demo").get_json()["max_depth"] == 0
 
 
 def test_honeypot_comment_becomes_spam(client: FlaskClient, app: Flask) -> None:
