@@ -127,3 +127,18 @@ def test_saved_urls_that_pass() -> None:
         "https://hooks.example.com/warden?x=1"
     assert check_url("http://127.0.0.1:9000/hook", allow_private=True) == \
         "http://127.0.0.1:9000/hook"
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "10.1",
+                                  "0x0a000001", "0"])
+def test_legacy_ipv4_forms_are_addresses_when_saved_and_sent(host: str) -> None:
+    with pytest.raises(ValueError, match="address; webhooks only reach public"):
+        check_url(f"http://{host}/hook", allow_private=False)
+    with pytest.raises(AddressRefused):
+        checked_address(host, 80, allow_private=False, resolve=lambda *_: ["93.184.216.34"])
+
+
+def test_hex_looking_names_are_still_names() -> None:
+    assert check_url("https://cafe.be/hook", allow_private=False) == "https://cafe.be/hook"
+    assert checked_address("cafe.be", 443, allow_private=False,
+                           resolve=lambda *_: ["93.184.216.34"]) == "93.184.216.34"

@@ -21,6 +21,7 @@ Resolver = Callable[[str, int], list[str]]
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
+_NUMERIC_HOST = frozenset("0123456789abcdefx.")
 
 
 class AddressRefused(Exception):
@@ -84,10 +85,20 @@ def checked_address(host: str, port: int, *, allow_private: bool,
 
 
 def _literal(host: str) -> IPAddress | None:
+    """The address written in ``host``, also in the legacy IPv4 forms resolvers accept
+    (``127.1``, ``2130706433``, ``0x7f.0.0.1``, ``0177.0.0.1``): they name an address as
+    surely as ``127.0.0.1`` does, and must not pass as names."""
+    bare = host.strip("[]")
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(bare)
     except ValueError:
+        pass
+    if not bare or not all(c in _NUMERIC_HOST for c in bare.lower()):
         return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(bare))
+    except OSError:
+        return None  # a name made of hex letters ("cafe.be"), not a number
 
 
 def check_url(url: str, *, allow_private: bool) -> str:
