@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(widget.bp)
     register_error_handlers(app)
     init_metrics(app)
+    ops.document(api.spec, app)
     app.before_request(_start_request)
     app.after_request(_finish_request)
     return app

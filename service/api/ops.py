@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Flask, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
@@ -12,6 +12,28 @@ from service.extensions import db
 from workers.dispatch import broker_reachable
 
 bp = Blueprint("ops", __name__)
+
+
+def document(spec: Any, app: Flask) -> None:
+    """Put the operator routes in /openapi.json (they are plain Flask routes: no schemas)."""
+    def op(summary: str, responses: dict[str, str], content: str = "application/json"
+           ) -> dict[str, Any]:
+        return {"get": {"tags": ["ops"], "summary": summary, "responses": {
+            code: {"description": text, "content": {content: {"schema": {"type": "string"}
+                                                               if content != "application/json"
+                                                               else {"type": "object"}}}}
+            for code, text in responses.items()}}}
+
+    rules = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
+    spec.path(rule=rules["ops.healthz"], operations=op(
+        "Liveness: the process answers (no dependency is touched)", {"200": "up"}))
+    spec.path(rule=rules["ops.readyz"], operations=op(
+        "Readiness: the database and the broker answer",
+        {"200": "ready", "503": "a dependency is unreachable (named in checks)"}))
+    if "metrics" in rules:
+        spec.path(rule=rules["metrics"], operations=op(
+            "Prometheus metrics of this process and the moderation state",
+            {"200": "text exposition format"}, content="text/plain"))
 
 
 @bp.get("/healthz")

@@ -104,6 +104,20 @@ def _flag_author_exempt() -> bool:
     return _flag_limit_off() or not request.headers.get("X-Author-Token")
 
 
+def _header(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    return {"in": "header", "name": name, "required": required,
+            "schema": {"type": "string"}, "description": description}
+
+
+_TOKEN_OPTIONAL = _header("X-Author-Token", "the reader's token from an earlier submit "
+                          "answer: the comment is theirs (rate limits also count per author)")
+_TOKEN_REQUIRED = _header("X-Author-Token", "the token from the submit answer",
+                          required=True)
+_IDEMPOTENCY_KEY = _header("Idempotency-Key", "a fresh random key per comment (at most 100 "
+                           "characters): a retry with the same key and text returns the "
+                           "first comment and its author token instead of a duplicate")
+
+
 @blp.route("/sites/<string:site_id>")
 class SiteInfo(MethodView):
     @blp.response(200, SiteInfoSchema)
@@ -136,8 +150,13 @@ class Comments(MethodView):
     @limiter.limit(_submit_limit, key_func=_author_key, exempt_when=_submit_author_exempt)
     @blp.arguments(SubmitSchema)
     @blp.response(202, AcceptedSchema)
-    @blp.alt_response(404, description="Unknown site, article or parent")
-    @blp.alt_response(409, description="Comments closed, or reply to a removed comment")
+    @blp.alt_response(400, description="Empty body after cleaning, parent not on this "
+                      "article, or replies nested too deep")
+    @blp.alt_response(404, description="Unknown site, or unknown article on a site that "
+                      "does not create articles on first comment")
+    @blp.alt_response(409, description="Comments closed, a reply to a removed comment, or an "
+                      "Idempotency-Key used for another comment")
+    @blp.doc(parameters=[_TOKEN_OPTIONAL, _IDEMPOTENCY_KEY])
     def post(self, args: dict[str, Any], site_id: str) -> tuple[dict[str, Any], int]:
         """Submit a comment or a reply; it is decided in the background."""
         settings = _settings()
@@ -225,6 +244,7 @@ class OwnComment(MethodView):
     @blp.response(200, OwnCommentSchema)
     @blp.alt_response(401, description="X-Author-Token header missing")
     @blp.alt_response(404, description="No such comment, or not yours")
+    @blp.doc(parameters=[_TOKEN_REQUIRED])
     def get(self, comment_id: int) -> dict[str, Any]:
         """The author's own comment, whatever its status (needs X-Author-Token)."""
         comment = own_comment(db.session, comment_id, _author_token())
@@ -234,6 +254,7 @@ class OwnComment(MethodView):
     @blp.arguments(EditSchema)
     @blp.response(200, OwnCommentSchema)
     @blp.alt_response(409, description="Edit window closed, or the comment cannot change")
+    @blp.doc(parameters=[_TOKEN_REQUIRED])
     def patch(self, args: dict[str, Any], comment_id: int) -> dict[str, Any]:
         """Edit one's own comment within the site's window; it is moderated again."""
         comment = own_comment(db.session, comment_id, _author_token())
@@ -248,6 +269,7 @@ class OwnComment(MethodView):
 
     @blp.response(204)
     @blp.alt_response(409, description="Edit window closed")
+    @blp.doc(parameters=[_TOKEN_REQUIRED])
     def delete(self, comment_id: int) -> None:
         """Delete one's own comment within the site's window (replies stay, under a
         placeholder)."""
@@ -273,6 +295,7 @@ class Flags(MethodView):
     @blp.arguments(FlagInSchema)
     @blp.response(201, FlagOutSchema)
     @blp.alt_response(409, description="This reader already reported the comment")
+    @blp.doc(parameters=[_TOKEN_OPTIONAL])
     def post(self, args: dict[str, Any], comment_id: int) -> dict[str, Any]:
         """Report a published comment (once per reader)."""
         outcome = flag_comment(

@@ -54,3 +54,22 @@ def test_every_operation_survives_generated_input(app: Flask) -> None:
             failures.append(f"{operation.label}: {str(exc)[:600]}")
     assert operations >= 20
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_document_names_the_headers_and_the_operator_routes(app: Flask) -> None:
+    """What widgets and operators rely on beyond the schemas is in /openapi.json too."""
+    doc = app.test_client().get("/openapi.json").get_json()
+
+    def headers(path: str, method: str) -> dict[str, bool]:
+        return {p["name"]: p["required"] for p in doc["paths"][path][method]["parameters"]
+                if p["in"] == "header"}
+
+    assert headers("/api/v1/sites/{site_id}/comments", "post") == {
+        "X-Author-Token": False, "Idempotency-Key": False}
+    for method in ("get", "patch", "delete"):
+        assert headers("/api/v1/comments/{comment_id}", method) == {"X-Author-Token": True}
+    assert set(doc["paths"]["/api/v1/sites/{site_id}/comments"]["post"]["responses"]) >= {
+        "202", "400", "404", "409", "422"}
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert "get" in doc["paths"][path]
+    assert "503" in doc["paths"]["/readyz"]["get"]["responses"]
