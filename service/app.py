@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from config import Settings
@@ -150,7 +151,7 @@ def _start_request() -> Response | tuple[Response, int] | None:
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     request_id_var.set(g.request_id)
     sqlite.write_intent.set(request.method in {"POST", "PUT", "PATCH", "DELETE"})
-    sends_body = request.method in {"POST", "PUT", "PATCH"} and request.content_length
+    sends_body = _sends_body()
     if sends_body and request.path.startswith("/api/") and not request.is_json:
         # Also CSRF protection: a cross-site form or text/plain POST never gets through.
         return error_response(415, "unsupported_media_type",
@@ -170,6 +171,37 @@ def _start_request() -> Response | tuple[Response, int] | None:
         except BadJson as exc:
             return error_response(400, "bad_request", f"The request body is not usable: {exc}.")
     return cors.refuse_foreign_origin()
+
+
+def _sends_body() -> bool:
+    """Whether the request has a body the checks above must see.
+
+    A chunked body has no Content-Length (werkzeug reports None), so it is read to find
+    out (the checks read it anyway). Without this a chunked body skipped the 415 and JSON
+    checks.
+    """
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return False
+    if request.content_length is not None:
+        return request.content_length > 0
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return False
+    return bool(_read_chunked_body())
+
+
+def _read_chunked_body() -> bytes:
+    """The chunked body, cached for the view; 413 past MAX_CONTENT_LENGTH.
+
+    werkzeug stops reading a chunked body at the limit without a word, and the view would
+    parse the truncated body; one byte more tells a body that fits from one that does not.
+    (The server terminates the stream: gunicorn sets ``wsgi.input_terminated``; without it
+    werkzeug reads nothing.)
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return data
 
 
 def _finish_request(response: Response) -> Response:

@@ -27,11 +27,21 @@ _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2
 
 
 def clean_text(body: str) -> str:
-    """Normalise line ends and drop control characters a reader cannot see."""
+    """Normalise line ends and drop control characters a reader cannot see.
+
+    Text with nothing visible left (only spaces and format characters such as U+200B,
+    U+2060, U+FEFF) is "": callers treat that as empty, as they do blank text. Format
+    characters inside visible text stay (emoji ZWJ sequences, right-to-left marks).
+    """
     body = body.replace("\r\n", "\n").replace("\r", "\n").translate(_BIDI_CONTROLS)
-    return "".join(
+    text = "".join(
         ch for ch in body if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cs"}
     ).strip()
+    return text if any(_visible(ch) for ch in text) else ""
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch) != "Cf"
 
 
 def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.domain.sites import ORIGIN, SITE_ID
+from service.schemas.common import cursor_arg
 from service.schemas.public import StrictSchema
 
 
@@ -112,7 +113,7 @@ class KeyListSchema(Schema):
 
 
 class ArticleQuerySchema(Schema):
-    cursor = fields.Str(load_default=None, validate=validate.Length(max=200))
+    cursor = cursor_arg()
     limit = fields.Int(load_default=50, validate=validate.Range(1, 200))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.domain.moderation import ACTIONS, MAX_BULK, QUEUES
+from service.schemas.common import ArticleKey, Instant, cursor_arg
 from service.schemas.public import ID_RANGE, StrictSchema
 
 REASON = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
@@ -13,14 +14,14 @@ REASON = fields.Str(load_default=None, allow_none=True, validate=validate.Length
 class QueueQuerySchema(Schema):
     status = fields.Str(load_default="held", validate=validate.OneOf(QUEUES))
     site = fields.Str(load_default=None, validate=validate.Length(1, 64))
-    article = fields.Str(load_default=None, validate=validate.Length(1, 512))
+    article = ArticleKey(load_default=None)
     author = fields.Int(load_default=None, validate=ID_RANGE)
     check = fields.Str(load_default=None, validate=validate.Length(1, 40),
                        metadata={"description": "only comments where this check fired"})
-    since = fields.AwareDateTime(load_default=None)
-    until = fields.AwareDateTime(load_default=None)
+    since = Instant(load_default=None)
+    until = Instant(load_default=None)
     order = fields.Str(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
-    cursor = fields.Str(load_default=None, validate=validate.Length(max=200))
+    cursor = cursor_arg()
     limit = fields.Int(load_default=50, validate=validate.Range(1, 200))
 
 
@@ -120,7 +121,7 @@ class BanSchema(StrictSchema):
 
 
 class SuspendSchema(StrictSchema):
-    until = fields.AwareDateTime(required=True)
+    until = Instant(required=True)
     reason = REASON
 
 
@@ -142,8 +143,8 @@ class AuditQuerySchema(Schema):
                             validate=validate.OneOf(["system", "author", "moderator", "admin"]))
     actor_id = fields.Str(load_default=None, validate=validate.Length(1, 64))
     action = fields.Str(load_default=None, validate=validate.Length(1, 40))
-    since = fields.AwareDateTime(load_default=None)
-    cursor = fields.Str(load_default=None, validate=validate.Length(max=200))
+    since = Instant(load_default=None)
+    cursor = cursor_arg()
     limit = fields.Int(load_default=100, validate=validate.Range(1, 500))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from service.models import FlagReason
+from service.schemas.common import ArticleKey, cursor_arg
 
 # Ids are database integers: larger numbers cannot name anything (and must not overflow).
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)
@@ -16,8 +17,8 @@ class StrictSchema(Schema):
 
 
 class SubmitSchema(StrictSchema):
-    article = fields.Str(required=True, validate=validate.Length(1, 512),
-                         metadata={"description": "the site's key for the article (slug or URL)"})
+    article = ArticleKey(required=True, metadata={
+        "description": "the site's key for the article (slug or URL)"})
     article_url = fields.Url(load_default=None, allow_none=True,
                              validate=validate.Length(max=2048), schemes={"http", "https"})
     article_title = fields.Str(load_default=None, allow_none=True,
@@ -47,9 +48,9 @@ class AcceptedSchema(Schema):
 
 
 class ThreadQuerySchema(Schema):
-    article = fields.Str(required=True, validate=validate.Length(1, 512))
+    article = ArticleKey(required=True)
     sort = fields.Str(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
-    cursor = fields.Str(load_default=None, validate=validate.Length(max=200))
+    cursor = cursor_arg()
     limit = fields.Int(load_default=None, validate=validate.Range(1, 200))
 
 
@@ -79,8 +80,7 @@ class ThreadSchema(Schema):
 
 
 class CountsQuerySchema(Schema):
-    article = fields.List(fields.Str(validate=validate.Length(1, 512)), required=True,
-                          validate=validate.Length(1, 100))
+    article = fields.List(ArticleKey(), required=True, validate=validate.Length(1, 100))
 
 
 class CountsSchema(Schema):

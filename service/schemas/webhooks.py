@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from service.domain.webhooks.endpoints import rotation_ends
 from service.models import DeliveryStatus, WebhookEndpoint
+from service.schemas.common import Instant, cursor_arg
 from service.schemas.public import StrictSchema
 
 EVENT_TYPES_HELP = ("event types (comment.approved, ...), group wildcards (comment.*) or "
@@ -51,8 +52,8 @@ class RotateSecretSchema(StrictSchema):
 
 
 class RedeliverRangeSchema(StrictSchema):
-    since = fields.AwareDateTime(required=True)
-    until = fields.AwareDateTime(load_default=None, allow_none=True)
+    since = Instant(required=True)
+    until = Instant(load_default=None, allow_none=True)
     status = fields.Str(load_default="failed",
                         validate=validate.OneOf(["failed", "succeeded", "all"]))
 
@@ -60,7 +61,7 @@ class RedeliverRangeSchema(StrictSchema):
 class DeliveryQuerySchema(Schema):
     status = fields.Str(load_default=None,
                         validate=validate.OneOf([str(s) for s in DeliveryStatus]))
-    cursor = fields.Str(load_default=None, validate=validate.Length(max=200))
+    cursor = cursor_arg()
     limit = fields.Int(load_default=50, validate=validate.Range(1, 200))
 
 

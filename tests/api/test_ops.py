@@ -1,11 +1,14 @@
-"""Metrics and hostile JSON."""
+"""Metrics and hostile input: JSON, chunked bodies, cursors, times, blank and invisible text."""
 
 from __future__ import annotations
+
+import base64
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.api.conftest import auth
 from tests.api.test_public import SUBMIT, decide_all, row_counts, submit
 
 pytestmark = pytest.mark.usefixtures("demo_site")
@@ -31,6 +34,9 @@ def test_metrics_expose_traffic_and_moderation_state(client: FlaskClient, app: F
     b'{"article": "x", "body": NaN}',
     b'{"article": "x", "body": "hi", "n": Infinity}',
     b'{"article": "x", "body": "hi", "deep": ' + b"[" * 50 + b"]" * 50 + b"}",
+    b"[" * 5000,  # past the parser's recursion limit
+    b'{"article": "x", "body": "hi", "n": ' + b"1" * 5000 + b"}",  # past int()'s digit limit
+    b'{"article": "x", "body": "hi", "n": 1e400}',  # parses as inf
 ])
 def test_not_quite_json_is_refused(client: FlaskClient, app: Flask, raw: bytes) -> None:
     before = row_counts(app)
@@ -127,3 +133,104 @@ def test_nul_in_json_text_is_refused(client: FlaskClient, app: Flask) -> None:
     response = client.post(SUBMIT, json={"article": "a\x00b", "body": "hi"})
     assert response.status_code == 400
     assert row_counts(app) == before
+
+
+def _cursor(after: str) -> str:
+    """A cursor token shaped like the service's, around raw JSON for the id."""
+    raw = f'{{"s":"newest","a":{after}}}'.encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("after", [str(10**20), "1e300", "Infinity", f'"{"9" * 30}"',
+                                   "true", "-1"])
+def test_absurd_cursor_ids_are_a_400(client: FlaskClient, keys: dict[str, str],
+                                     after: str) -> None:
+    submit(client)  # an article, a comment and an audit entry: every list has rows to query
+    for url in (f"{SUBMIT}?article=story-1&sort=newest",
+                "/api/v1/moderation/comments?status=pending&order=newest",
+                "/api/v1/moderation/audit?subject_type=comment",
+                "/api/v1/admin/sites/demo/articles?limit=5"):
+        response = client.get(f"{url}&cursor={_cursor(after)}", headers=auth(keys["admin"]))
+        assert response.status_code == 400, (url, response.get_json())
+        assert response.get_json()["error"]["fields"] == {"cursor": ["Invalid cursor."]}
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_times_outside_the_calendar_in_utc_are_a_422(client: FlaskClient, app: Flask,
+                                                     keys: dict[str, str], moment: str) -> None:
+    from service.extensions import db
+    from service.models import Author, Comment
+
+    comment_id = submit(client).get_json()["id"]
+    with app.app_context():
+        author_id = db.session.get(Comment, comment_id).author_id
+    for url, field in (("/api/v1/moderation/comments", "since"),
+                       ("/api/v1/moderation/comments", "until"),
+                       ("/api/v1/moderation/audit", "since")):
+        response = client.get(url, query_string={field: moment}, headers=auth(keys["mod"]))
+        assert response.status_code == 422, (url, field, response.get_json())
+        assert field in response.get_json()["error"]["fields"]
+    suspend = client.post(f"/api/v1/moderation/authors/{author_id}/suspend",
+                          json={"until": moment}, headers=auth(keys["mod"]))
+    assert suspend.status_code == 422
+    assert "until" in suspend.get_json()["error"]["fields"]
+    with app.app_context():
+        assert db.session.get(Author, author_id).suspended_until is None
+
+
+# A chunked body has no Content-Length. gunicorn terminates its stream and says so in the
+# environ (without that werkzeug reads nothing of it).
+CHUNKED = {"Transfer-Encoding": "chunked"}
+TERMINATED = {"wsgi.input_terminated": True}
+
+
+@pytest.mark.parametrize(("data", "content_type", "status"), [
+    (b'{"article": "x", "body": "bad \\ud800 surrogate"}', "application/json", 400),
+    (b'{"article": "a\\u0000b", "body": "hi"}', "application/json", 400),
+    (b'{"article": "x", "body": "hi"}', "text/plain", 415),
+    (b'{"article": "x", "body": "' + b"x" * 2_000_000 + b'"}', "application/json", 413),
+], ids=["surrogate", "nul", "not json", "too large"])
+def test_chunked_bodies_get_the_same_checks(client: FlaskClient, app: Flask, data: bytes,
+                                            content_type: str, status: int) -> None:
+    before = row_counts(app)
+    response = client.post(SUBMIT, data=data, headers={**CHUNKED, "Content-Type": content_type},
+                           environ_overrides=TERMINATED)
+    assert response.request.content_length is None  # as werkzeug sees a chunked request
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["error"]["message"]
+    assert row_counts(app) == before
+
+
+def test_a_chunked_json_body_is_read_whole(client: FlaskClient) -> None:
+    response = client.post(SUBMIT, data=b'{"article": "x", "body": "Sent in chunks."}',
+                           headers={**CHUNKED, "Content-Type": "application/json"},
+                           environ_overrides=TERMINATED)
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/sites/demo/comments?article=%20%20%20",
+    "/api/v1/sites/demo/counts?article=ok&article=%20%20",
+])
+def test_a_blank_article_key_is_a_422_on_reads_too(client: FlaskClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 422
+    assert "article" in response.get_json()["error"]["fields"]
+
+
+def test_article_keys_are_read_as_they_are_stored(client: FlaskClient, app: Flask) -> None:
+    submit(client, article=" story-1 ")
+    decide_all(app)
+    thread = client.get(SUBMIT, query_string={"article": "story-1 "}).get_json()
+    assert (thread["article"]["key"], len(thread["comments"])) == ("story-1", 1)
+
+
+def test_a_name_of_only_invisible_characters_falls_back(client: FlaskClient,
+                                                        app: Flask) -> None:
+    from service.extensions import db
+    from service.models import Comment
+
+    response = submit(client, author_name="\u200b\u2060\ufeff")
+    assert response.status_code == 202
+    with app.app_context():
+        assert db.session.get(Comment, response.get_json()["id"]).author_name == "Anonymous"

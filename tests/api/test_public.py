@@ -253,6 +253,8 @@ def test_counts_for_many_articles(client: FlaskClient, app: Flask) -> None:
 BAD_SUBMITS: list[tuple[str, dict[str, Any], int, str]] = [
     ("empty body", {"article": "x", "body": ""}, 422, "body"),
     ("blank body", {"article": "x", "body": "   \n "}, 400, "body"),
+    ("invisible body", {"article": "x", "body": "\u200b\u2060 \ufeff"}, 400, "body"),
+    ("blank article", {"article": "   ", "body": "hi"}, 422, "article"),
     ("missing article", {"body": "hello"}, 422, "article"),
     ("wrong types", {"article": 5, "author_name": [], "body": {}}, 422, "article"),
     ("unknown field", {"article": "x", "body": "hi", "admin": True}, 422, "admin"),

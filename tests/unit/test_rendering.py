@@ -71,6 +71,17 @@ def test_bidi_overrides_and_controls_are_removed() -> None:
     assert clean_text("line\r\nnext") == "line\nnext"
 
 
+@pytest.mark.parametrize("invisible", ["\u200b\u200b", "\u2060", "\ufeff", " \u200b \n\u200d"])
+def test_text_of_only_format_characters_is_empty(invisible: str) -> None:
+    assert clean_text(invisible) == ""
+
+
+def test_format_characters_inside_visible_text_stay() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # an emoji ZWJ sequence
+    rtl = "\u200f\u05e9\u05dc\u05d5\u05dd"  # a right-to-left mark, then Hebrew
+    assert clean_text(f"{family} {rtl}") == f"{family} {rtl}"
+
+
 def test_fingerprint_ignores_case_and_punctuation() -> None:
     assert fingerprint("Check out MY channel!!!") == fingerprint("check out my channel")
     assert fingerprint("check out my channel") != fingerprint("check out your channel")
