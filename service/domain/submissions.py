@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     select,
     true,
     update,
@@ -264,8 +265,43 @@ _INSERT_COMMENT_SQLITE = _comment_insert(
 _audit_log, _events = AuditEntry.__table__, Event.__table__
 
 
+# Values every one-statement submit shares (one parameter each) or always has (constants in
+# the SQL): psycopg caches a statement's conversion only up to 50 parameters, and the
+# four rows would otherwise take 56.
+_SHARED_PARAMS = {"c_site_id": "site_id", "a_site_id": "site_id", "e_site_id": "site_id",
+                  "u_site_id": "site_id", "c_created_at": "now", "c_updated_at": "now",
+                  "c_enqueued_at": "now", "u_created_at": "now", "c_id": "comment_id",
+                  "c_root_id": "comment_id", "c_author_id": "author_id", "u_id": "author_id"}
+_CONSTANT_PARAMS: dict[str, Any] = {
+    "c_parent_id": None, "c_depth": 0, "c_status_reason": None, "c_idempotency_key": None,
+    "c_decided_at": None, "c_checked_at": None, "c_moderation_attempts": 0,
+    "c_lease_until": None, "c_flag_count": 0, "c_flagged_at": None, "a_from_status": None,
+    "a_reason": None, "e_dispatched_at": None, "u_approved_count": 0, "u_rejected_count": 0}
+
+
 def _bound(table: Any, prefix: str, names: Any) -> dict[str, Any]:
-    return {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names}
+    values: dict[str, Any] = {}
+    for name in names:
+        key = prefix + name
+        if key in _CONSTANT_PARAMS:
+            constant = _CONSTANT_PARAMS[key]
+            values[name] = null() if constant is None else literal_column(str(constant))
+        else:
+            values[name] = bindparam(_SHARED_PARAMS.get(key, key), type_=table.c[name].type)
+    return values
+
+
+def _statement_params(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (``c_``/``a_``/``e_``/``u_`` column values) as the statement's parameters."""
+    params: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in _CONSTANT_PARAMS:
+            assert value == _CONSTANT_PARAMS[key], key
+            continue
+        shared = _SHARED_PARAMS.get(key, key)
+        assert params.get(shared, value) == value, key
+        params[shared] = value
+    return params
 
 
 def _one_statement_submit(with_author: bool) -> Any:
@@ -458,7 +494,8 @@ def _submit_in_one_statement(session: Session, site: SitePolicy, data: Submissio
     try:
         with session.get_bind().connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-                _SUBMIT_WITH_AUTHOR_PG if "u_id" in params else _SUBMIT_PG, params)
+                _SUBMIT_WITH_AUTHOR_PG if "u_id" in params else _SUBMIT_PG,
+                _statement_params(params))
     except IntegrityError:
         # Nothing was stored (one statement). The article or the author went away since
         # the read: the transactional path looks again and answers accordingly.
