@@ -52,7 +52,8 @@ def _one_site(site: str | None) -> str:
     if site is None:
         site = current_key().site_id
         if site is None:
-            raise DomainError("this key covers every site: say which with ?site=ID",
+            raise DomainError("this key covers every site: say which with `site` (a query "
+                              "parameter on reads, a body field on writes)",
                               fields={"site": ["Required for an all-sites key."]})
     check_site(site)
     if db.session.get(Site, site) is None:

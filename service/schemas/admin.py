@@ -13,7 +13,9 @@ def origins(*, required: bool = False) -> fields.List:
     return fields.List(
         fields.Str(validate=validate.Regexp(ORIGIN, error="Not an origin like "
                                             "https://news.example.")),
-        required=required, validate=validate.Length(1 if required else 0, 50))
+        required=required, validate=validate.Length(1, 50,
+                                                    error="Between 1 and 50 origins: a site "
+                                                    "without one cannot take a comment."))
 
 
 

@@ -368,6 +368,9 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
     patched = client.patch("/api/v1/admin/sites/demo", headers=admin,
                            json={"hold_threshold": 0.95})
     assert patched.status_code == 400  # above the stored reject threshold
+    no_origins = client.patch("/api/v1/admin/sites/demo", headers=admin,
+                              json={"allowed_origins": []})
+    assert no_origins.status_code == 422  # as on creation: no browser could post
     lists = client.put("/api/v1/admin/sites/demo/lists", headers=admin, json={
         "blocked_words": [" Slur ", "slur"], "blocked_link_domains": ["spam.example"]})
     assert lists.get_json()["blocked_words"] == ["slur"]
