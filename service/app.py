@@ -207,5 +207,7 @@ def _read_chunked_body() -> bytes:
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.status_code == 204:  # no body, so no media type (flask-smorest sets JSON)
+        response.headers.pop("Content-Type", None)
     return cors.add_headers(response)
 

@@ -330,7 +330,9 @@ def test_delete_removes_endpoint_and_its_deliveries(client: FlaskClient, app: Fl
                                                     keys: dict[str, str]) -> None:
     endpoint_id = create(client, keys["admin"]).get_json()["id"]
     delivery_for(app, endpoint_id, DeliveryStatus.FAILED)
-    assert client.delete(f"{BASE}/{endpoint_id}", headers=auth(keys["admin"])).status_code == 204
+    deleted = client.delete(f"{BASE}/{endpoint_id}", headers=auth(keys["admin"]))
+    assert deleted.status_code == 204
+    assert "Content-Type" not in deleted.headers  # no body, no media type
     assert client.get(f"{BASE}/{endpoint_id}", headers=auth(keys["admin"])).status_code == 404
     assert client.delete(f"{BASE}/{endpoint_id}", headers=auth(keys["admin"])).status_code == 404
     with app.app_context():
