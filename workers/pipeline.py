@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from service import sqlite
 from service.domain.lifecycle import Actor, batched_counters, transition
-from service.domain.submissions import POST_MODERATION_REASON
 from service.models import (
     Article,
     Author,
@@ -272,11 +271,12 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int) -> dict[
         for comment in comments:
             decision, outcome = decisions[comment.id]
             site = sites[comment.site_id]
-            # A moderator who already decided wins; post-moderated comments can still be
-            # pulled back.
+            # The checks decide a waiting comment, and may pull back one published at once
+            # (post-moderation). Anything else was put where it is by someone else: a
+            # held comment waits for a human whatever its new scores. A moderator who
+            # decided first set checked_at, so their comments are never claimed here.
             undecided = comment.status == CommentStatus.PENDING or (
                 comment.status == CommentStatus.APPROVED and site.mode == ModerationMode.POST
-                and (comment.status_reason or "").startswith(POST_MODERATION_REASON)
             )
             if undecided:
                 transition(session, comment, decision.status,

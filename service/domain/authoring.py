@@ -85,11 +85,32 @@ def edit_comment(session: Session, comment: Comment, body: str, *, max_body_char
     session.execute(update(Comment).where(Comment.id == comment.id).values(
         checked_at=None, enqueued_at=utcnow(), moderation_attempts=0, lease_until=None))
     session.refresh(comment)
-    if comment.status != CommentStatus.PENDING:
-        transition(session, comment, CommentStatus.PENDING, Actor("author", str(comment.author_id)),
+    author = Actor("author", str(comment.author_id))
+    if awaits_review(comment):
+        # Readers' reports hid it until a moderator decides: an edit must not be a way back
+        # in. It stays held; the checks run again only so the moderator sees fresh scores
+        # (the worker never decides a held comment).
+        session.add(AuditEntry(site_id=comment.site_id, subject_type="comment",
+                               subject_id=str(comment.id), action="comment.edited",
+                               from_status=str(comment.status), to_status=str(comment.status),
+                               actor_type=author.type, actor_id=author.id,
+                               reason="edited by its author; still held until reviewed",
+                               details={}))
+        emit(session, comment.site_id, "comment.edited", str(comment.id), comment_payload(comment))
+    elif comment.status != CommentStatus.PENDING:
+        transition(session, comment, CommentStatus.PENDING, author,
                    "edited by its author; moderated again")
     else:
         emit(session, comment.site_id, "comment.edited", str(comment.id), comment_payload(comment))
+
+
+def awaits_review(comment: Comment) -> bool:
+    """Held while it is in the flagged queue: reader reports put it before a moderator
+    (hidden by ``hide_flagged``, or held by the checks after the reports), so only a
+    moderator's decision, which clears the reports, releases it. A comment the checks
+    alone held is not waiting for anyone: its author may fix it and have it checked again.
+    """
+    return comment.status == CommentStatus.HELD and comment.flagged_at is not None
 
 
 def delete_comment(session: Session, comment: Comment) -> None:

@@ -20,8 +20,12 @@ from service.models import Comment, LabelKind, ModerationLabel, utcnow
 LABEL_FOR_ACTION = {"approve": LabelKind.HAM, "spam": LabelKind.SPAM, "reject": LabelKind.TOXIC}
 
 
-def record_label(session: Session, comment: Comment, action: str, actor: Actor) -> None:
-    """Store (or replace) the label a moderator's ``action`` on ``comment`` means."""
+def record_label(session: Session, comment: Comment, action: str, actor: Actor) -> bool:
+    """Store (or replace) the label a moderator's ``action`` on ``comment`` means.
+
+    Returns False when the comment already had this label for this text: the moderator
+    repeated a verdict they gave before.
+    """
     label = LABEL_FOR_ACTION[action]
     source = f"{actor.type}:{actor.id}" if actor.id else actor.type
     existing = session.scalar(select(ModerationLabel)
@@ -32,7 +36,7 @@ def record_label(session: Session, comment: Comment, action: str, actor: Actor) 
                 session.add(ModerationLabel(site_id=comment.site_id, comment_id=comment.id,
                                             author_id=comment.author_id, text=comment.body,
                                             label=label, source=source[:80]))
-            return
+            return True
         except IntegrityError:
             # Another moderator's decision on this comment committed its label first.
             existing = session.scalar(select(ModerationLabel)
@@ -40,11 +44,12 @@ def record_label(session: Session, comment: Comment, action: str, actor: Actor) 
             if existing is None:
                 raise
     if existing.label == label and existing.text == comment.body:
-        return  # a repeated decision changes nothing, not even the label's time
+        return False  # a repeated decision changes nothing, not even the label's time
     existing.label = label
     existing.text = comment.body
     existing.source = source[:80]
     existing.created_at = utcnow()
+    return True
 
 
 def erase_labels(session: Session, author_id: int) -> int:

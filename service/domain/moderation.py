@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import feedback
@@ -183,23 +183,60 @@ def decide_comment(session: Session, comment: Comment, action: str, actor: Actor
                    reason: str | None) -> bool:
     """Apply a moderator's action and store it as a label; repeating it changes nothing.
 
-    Reviews clear flags.
+    An action that confirms the status the checks (or post-moderation) gave is still the
+    moderator's decision: audited, with their reason. Either way the checks no longer owe
+    the comment a verdict (``_settle``). Reviews clear flags.
     """
     target = ACTIONS[action]
     lock_current(session, comment)  # the status the page showed may be stale
     if comment.status == S.DELETED:
         raise InvalidTransition("a deleted comment cannot be decided")
     previous = comment.status
-    changed = transition(session, comment, target, actor,
-                         reason or f"{action} by moderator", {"action": action})
+    reason = reason or f"{action} by moderator"
+    changed = transition(session, comment, target, actor, reason, {"action": action})
     # The verdict becomes a labelled example in this same transaction (site learning).
-    record_label(session, comment, action, actor)
+    # An unchanged label means this moderator verdict on this text was given before.
+    relabelled = record_label(session, comment, action, actor)
     if changed:
         feedback.queue_reports(session, comment, previous, actor)  # sent later, by a task
+    elif relabelled:
+        _confirm(session, comment, actor, reason, action)
+        changed = True
+    _settle(session, comment)
     if comment.flagged_at is not None:
         comment.flagged_at = None
         changed = True
     return changed
+
+
+def _confirm(session: Session, comment: Comment, actor: Actor, reason: str,
+             action: str) -> None:
+    """Make the current status the moderator's decision. ``transition`` changes nothing
+    for a comment already there, but the record must say a human decided: the audit
+    entry (from and to the same status) and the reason. No event: nothing a subscriber
+    sees changed."""
+    comment.status_reason = reason
+    comment.decided_at = utcnow()
+    session.add(AuditEntry(site_id=comment.site_id, subject_type="comment",
+                           subject_id=str(comment.id), action=f"comment.{comment.status}",
+                           from_status=str(comment.status), to_status=str(comment.status),
+                           actor_type=actor.type, actor_id=actor.id, reason=reason,
+                           details={"action": action, "confirmed": True}))
+
+
+def _settle(session: Session, comment: Comment) -> None:
+    """A moderator's decision ends the comment's wait for the checks.
+
+    The worker decides only comments it claims by flipping ``checked_at`` from NULL, so
+    setting it here means no batch, later or running now, can override the moderator
+    (a post-moderated comment they confirmed would otherwise still be pulled back). The
+    row is locked already; an author's edit sets it back to NULL (moderated again).
+    """
+    session.execute(update(Comment).where(Comment.id == comment.id,
+                                          Comment.checked_at.is_(None))
+                    .values(checked_at=utcnow(), lease_until=None)
+                    .execution_options(synchronize_session=False))
+    session.expire(comment, ["checked_at", "lease_until", "updated_at"])
 
 
 def bulk_decide(session: Session, ids: list[int], action: str, actor: Actor,

@@ -1,7 +1,8 @@
 """Read side: the approved thread of an article and comment counts for many articles.
 
-These are the hottest paths. They read approved rows only, through the
-``ix_comments_thread`` index, in two queries per page whatever the thread's size.
+These are the hottest paths. They read approved rows (and placeholders for the comments
+approved replies hang from) through the ``ix_comments_thread`` index, in two queries per
+page whatever the thread's size.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ARRAY, String, any_, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ARRAY, String, any_, bindparam, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from service.dbpool import single_read
 from service.domain.errors import DomainError
@@ -113,10 +114,20 @@ def thread_page(session: Session, site_id: str, article_key: str, *, sort: str,
 
 def approved_thread(session: Session, article: ArticleHeader, *, sort: str, after: Cursor | None,
                     limit: int) -> dict[str, Any]:
+    # A root is listed if it is approved or an approved reply hangs below it (a removed
+    # root then shows as a placeholder): its replies are counted, so they must be shown.
+    # Roots nothing would be shown of are not read, so they take no place on a page.
+    below = aliased(Comment)
+    roots_with_approved_replies = select(below.root_id).where(
+        below.article_id == article.id,
+        below.status == CommentStatus.APPROVED,
+        below.parent_id.is_not(None),
+    )
     roots_query = select(*_THREAD_COLUMNS).where(
         Comment.article_id == article.id,
-        Comment.status.in_(_VISIBLE),
         Comment.parent_id.is_(None),
+        or_(Comment.status == CommentStatus.APPROVED,
+            Comment.id.in_(roots_with_approved_replies)),
     )
     if sort == "oldest":
         if after:
@@ -161,7 +172,11 @@ def article_summary(article: Article) -> dict[str, Any]:
 
 
 def _node(row: Any) -> dict[str, Any]:
-    deleted = row.status == CommentStatus.DELETED
+    # Anything not approved (deleted by its author, rejected, spam, held, or waiting after
+    # an edit) is read only as the placeholder approved replies hang from: nothing of its
+    # own is shown, and all these look alike, so moving between them (which does not
+    # change the thread's version) cannot change a cached page.
+    deleted = row.status != CommentStatus.APPROVED
     return {
         "id": row.id,
         "parent_id": row.parent_id,
@@ -178,7 +193,7 @@ def _nest(roots: list[Any], replies: list[Any]) -> list[dict[str, Any]]:
 
     A reply whose parent is not visible hangs from its thread's root instead, keeping its
     ``parent_id``, so an approved reply is never hidden by its parent's fate. A deleted
-    comment stays only as a placeholder for approved replies below it.
+    comment (or a removed root) stays only as a placeholder for approved replies below it.
     """
     nodes = {row.id: _node(row) for row in roots}
     top = [nodes[row.id] for row in roots]

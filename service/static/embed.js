@@ -638,6 +638,8 @@
           this.renderActions(node);
         } else if (!node && entry.status !== 'approved') {
           this.showOwn(entry);
+        } else if (node && node.data.deleted && !['approved', 'deleted'].includes(entry.status)) {
+          this.showOwnInPlaceholder(node, entry);
         }
       }
     }
@@ -653,6 +655,15 @@
       this.updateEmpty();
       if (entry.status === 'pending' || entry.status === 'held') this.watch(entry.id);
       return this.nodes.get(entry.id);
+    }
+
+    /** The thread keeps one's own unpublished comment as a placeholder when approved
+     * replies hang from it; its author sees their own text and state there instead. */
+    showOwnInPlaceholder(node, entry) {
+      node.data = Object.assign({}, node.data, { deleted: false, author_name: entry.author_name });
+      node.el.replaceWith(this.renderComment(node));
+      this.setOwnState(node, entry);
+      if (entry.status === 'pending' || entry.status === 'held') this.watch(entry.id);
     }
 
     setOwnState(node, entry, doc) {

@@ -13,7 +13,15 @@ from sqlalchemy import func, select
 
 from service.domain.sites import create_site
 from service.extensions import db
-from service.models import Article, AuditEntry, Comment, CommentStatus, Site
+from service.models import (
+    Article,
+    AuditEntry,
+    Comment,
+    CommentStatus,
+    LabelKind,
+    ModerationLabel,
+    Site,
+)
 from tests.api.conftest import auth
 from tests.api.test_public import decide_all, submit
 
@@ -204,6 +212,83 @@ def test_decisions_follow_the_lifecycle_and_are_idempotent(client: FlaskClient, 
         assert trail[2].reason == "fine"
 
 
+def comment_trail(app: Flask, comment_id: int) -> list[tuple[str | None, str | None, str]]:
+    with app.app_context():
+        return [(e.from_status, e.to_status, e.actor_type) for e in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.subject_type == "comment",
+                                     AuditEntry.subject_id == str(comment_id))
+            .order_by(AuditEntry.id))]
+
+
+def test_a_moderator_confirming_a_published_comment_wins_over_the_checks(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """Post-moderation: approving a comment that is already public (before the worker got
+    to it) is the moderator's decision, audited and labelled; the checks that run
+    afterwards cannot pull it back. The same through the bulk route."""
+    admin, moderator = auth(keys["admin"]), auth(keys["mod"])
+    assert client.patch("/api/v1/admin/sites/demo", headers=admin,
+                        json={"mode": "post"}).status_code == 200
+    assert client.put("/api/v1/admin/sites/demo/lists", headers=admin,
+                      json={"blocked_words": ["bananas"]}).status_code == 200
+    one = submit(client, body="I really like bananas in the morning.").get_json()
+    two = submit(client, body="Bananas at breakfast, every day.").get_json()
+    assert one["status"] == two["status"] == "approved"
+    url = f"/api/v1/moderation/comments/{one['id']}/decision"
+    confirmed = client.post(url, headers=moderator, json={"action": "approve", "reason": "fine"})
+    assert confirmed.get_json()["changed"] is True
+    assert confirmed.get_json()["comment"]["status_reason"] == "fine"
+    again = client.post(url, headers=moderator, json={"action": "approve"})
+    assert again.get_json()["changed"] is False  # repeating changes nothing
+    bulk = client.post("/api/v1/moderation/decisions", headers=moderator,
+                       json={"ids": [two["id"]], "action": "approve"}).get_json()["results"]
+    assert bulk == [{"id": two["id"], "ok": True, "status": "approved", "changed": True}]
+    decide_all(app)
+    assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"] == {
+        "story-1": 2}
+    for comment_id in (one["id"], two["id"]):
+        assert comment_trail(app, comment_id) == [
+            (None, "pending", "author"), ("pending", "approved", "system"),
+            ("approved", "approved", "moderator")]
+    with app.app_context():
+        labels = {label.comment_id: (label.label, label.source) for label in
+                  db.session.scalars(select(ModerationLabel))}
+        assert {cid: kind for cid, (kind, _) in labels.items()} == {
+            one["id"]: LabelKind.HAM, two["id"]: LabelKind.HAM}
+        assert all(source.startswith("moderator:") for _, source in labels.values())
+
+
+def test_a_moderator_approving_a_waiting_comment_is_not_decided_again(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """Pre-moderation: a moderator approves a comment before the checks ran; the worker
+    (which would reject it) leaves it alone, even if the site moved to post-moderation
+    meanwhile. Confirming a rejection the checks made is the moderator's decision too."""
+    admin, moderator = auth(keys["admin"]), auth(keys["mod"])
+    client.put("/api/v1/admin/sites/demo/lists", headers=admin,
+               json={"blocked_words": ["bananas"]})
+    waiting = submit(client, body="I really like bananas in the morning.").get_json()
+    approved = client.post(f"/api/v1/moderation/comments/{waiting['id']}/decision",
+                           headers=moderator, json={"action": "approve"}).get_json()
+    assert (approved["changed"], approved["comment"]["status"]) == (True, "approved")
+    client.patch("/api/v1/admin/sites/demo", headers=admin, json={"mode": "post"})
+    decide_all(app)
+    assert comment_trail(app, waiting["id"]) == [
+        (None, "pending", "author"), ("pending", "approved", "moderator")]
+    assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"] == {
+        "story-1": 1}
+    client.patch("/api/v1/admin/sites/demo", headers=admin, json={"mode": "auto"})
+    rejected = submit(client, body="Bananas, bananas, bananas.", article="other").get_json()
+    decide_all(app)
+    confirm = client.post(f"/api/v1/moderation/comments/{rejected['id']}/decision",
+                          headers=moderator, json={"action": "reject"}).get_json()
+    assert (confirm["changed"], confirm["comment"]["status"]) == (True, "rejected")
+    assert comment_trail(app, rejected["id"])[-2:] == [
+        ("pending", "rejected", "system"), ("rejected", "rejected", "moderator")]
+    with app.app_context():
+        labels = dict(db.session.execute(select(ModerationLabel.comment_id,
+                                                 ModerationLabel.label)).all())
+        assert labels == {waiting["id"]: LabelKind.HAM, rejected["id"]: LabelKind.TOXIC}
+
+
 def test_bulk_decisions_per_id_results_and_recount(client: FlaskClient, app: Flask,
                                                    keys: dict[str, str]) -> None:
     ids = [held_comment(client, app, body=f"Comment {i} about the council vote.")
@@ -305,6 +390,58 @@ def test_flags_move_comment_to_flagged_queue_and_can_hide(client: FlaskClient, a
                       headers=auth(keys["mod"])).get_json()["items"] == []
     assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"][
         "story-1"] == 1
+
+
+def test_an_edit_does_not_release_a_comment_hidden_by_reader_reports(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """Reports hid it until a moderator reviews it: the author's edit is kept and checked
+    again (fresh scores for the moderator), but only a moderator can publish it."""
+    client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                 json={"flag_threshold": 1, "hide_flagged": True})
+    doc = submit(client, body=CLEAN).get_json()
+    decide_all(app)
+    assert client.post(f"/api/v1/comments/{doc['id']}/flags",
+                       json={"reason": "harassment"}).status_code == 201
+    edited = client.patch(f"/api/v1/comments/{doc['id']}", json={"body": CLEAN + "!"},
+                          headers={"X-Author-Token": doc["author_token"]})
+    assert edited.status_code == 200
+    assert edited.get_json()["status"] == "held"
+    assert edited.get_json()["body"] == CLEAN + "!"
+    decide_all(app)
+    assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"] == {
+        "story-1": 0}
+    flagged = client.get("/api/v1/moderation/comments?status=flagged",
+                         headers=auth(keys["mod"])).get_json()["items"]
+    assert [(i["id"], i["status"], i["body"]) for i in flagged] == [
+        (doc["id"], "held", CLEAN + "!")]
+    assert flagged[0]["checks"], "the edited text was checked again"
+    assert comment_trail(app, doc["id"]) == [
+        (None, "pending", "author"), ("pending", "approved", "system"),
+        ("approved", "approved", "system"), ("approved", "held", "system"),
+        ("held", "held", "author")]
+    client.post(f"/api/v1/moderation/comments/{doc['id']}/decision",
+                headers=auth(keys["mod"]), json={"action": "approve"})
+    assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"] == {
+        "story-1": 1}
+
+
+def test_an_edit_of_a_comment_the_checks_held_is_checked_again(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """Held by the checks (a suspect word), fixed by its author: moderated again, and
+    published if the new text passes."""
+    client.put("/api/v1/admin/sites/demo/lists", headers=auth(keys["admin"]),
+               json={"suspect_words": ["bananas"]})
+    doc = submit(client, body=CLEAN + " Bananas.").get_json()
+    decide_all(app)
+    token = {"X-Author-Token": doc["author_token"]}
+    assert client.get(f"/api/v1/comments/{doc['id']}", headers=token).get_json()[
+        "status"] == "held"
+    edited = client.patch(f"/api/v1/comments/{doc['id']}", json={"body": CLEAN},
+                          headers=token)
+    assert edited.get_json()["status"] == "pending"
+    decide_all(app)
+    assert client.get(f"/api/v1/comments/{doc['id']}", headers=token).get_json()[
+        "status"] == "approved"
 
 
 def test_edit_and_delete_own_comment(client: FlaskClient, app: Flask) -> None:

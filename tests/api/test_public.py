@@ -545,6 +545,50 @@ def test_thread_and_counts_revalidate_with_etags(client: FlaskClient, app: Flask
                       headers={"If-None-Match": counts.headers["ETag"]}).status_code == 304
 
 
+@pytest.mark.parametrize("removal", ["reject", "spam", "flags"])
+def test_an_approved_reply_under_a_removed_root_stays_under_a_placeholder(
+        client: FlaskClient, app: Flask, keys: dict[str, str], removal: str) -> None:
+    """The reply is counted, so the thread shows it: its removed root (rejected, spam,
+    or hidden by reader reports) stays as a placeholder with nothing of its own, like a
+    deleted one; a removed root without approved replies is not listed at all."""
+    from tests.api.conftest import auth
+
+    root = submit(client, body="Root remark on the budget.", article="e2").get_json()
+    decide_all(app)
+    reply = submit(client, body="A reply to it.", article="e2",
+                   parent_id=root["id"]).get_json()
+    lonely = submit(client, body="Another remark, nobody answered.", article="e2").get_json()
+    decide_all(app)
+    before = client.get(SUBMIT, query_string={"article": "e2"})
+    assert len(before.get_json()["comments"]) == 2
+    if removal == "flags":
+        client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                     json={"flag_threshold": 1, "hide_flagged": True})
+    for comment_id in (root["id"], lonely["id"]):
+        if removal == "flags":
+            response = client.post(f"/api/v1/comments/{comment_id}/flags",
+                                   json={"reason": "harassment"})
+        else:
+            response = client.post(f"/api/v1/moderation/comments/{comment_id}/decision",
+                                   headers=auth(keys["mod"]), json={"action": removal})
+        assert response.status_code in {200, 201}
+    assert client.get("/api/v1/sites/demo/counts?article=e2").get_json()["counts"] == {"e2": 1}
+    page = client.get(SUBMIT, query_string={"article": "e2", "limit": 1},
+                      headers={"If-None-Match": before.headers["ETag"]})
+    assert page.status_code == 200
+    doc = page.get_json()
+    assert doc["next_cursor"] is None
+    [placeholder] = doc["comments"]
+    replies = placeholder.pop("replies")
+    assert placeholder == {"id": root["id"], "parent_id": None, "author_name": None,
+                           "html": "", "deleted": True,
+                           "created_at": before.get_json()["comments"][0]["created_at"]}
+    assert [(r["id"], r["deleted"], r["author_name"]) for r in replies] == [
+        (reply["id"], False, "Ann")]
+    assert "A reply to it." in replies[0]["html"]
+    assert "Root remark" not in page.get_data(as_text=True)
+
+
 def test_thread_reads_take_a_fixed_number_of_queries(client: FlaskClient, app: Flask) -> None:
     """No N+1: a page of 20 roots with replies costs the same queries as a page of 2."""
     from sqlalchemy import event
