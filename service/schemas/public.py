@@ -60,7 +60,9 @@ class ThreadCommentSchema(Schema):
     author_name = fields.Str(required=True, allow_none=True)
     html = fields.Str(required=True, metadata={"description": "sanitised HTML"})
     deleted = fields.Bool(required=True, metadata={
-        "description": "a placeholder kept because approved replies hang from it"})
+        "description": "a placeholder (deleted by its author, or a removed top-level "
+                       "comment) kept because approved replies hang from it: no text, no "
+                       "author"})
     created_at = fields.DateTime(required=True)
     replies = fields.List(fields.Nested(lambda: ThreadCommentSchema()), required=True)
 
