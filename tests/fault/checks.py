@@ -14,6 +14,7 @@ import httpx
 from flask import Flask
 from sqlalchemy import func, select
 
+from service import sqlite
 from service.extensions import db
 from service.models import (
     FINAL_STATUSES,
@@ -123,11 +124,13 @@ def count_final(app: Flask, ids: Iterable[int]) -> int:
 
 def store_backlog(app: Flask, marker: str, count: int) -> list[int]:
     """Accepted comments straight through the domain code (no HTTP, no wake): a backlog
-    deep enough that a fast worker is still busy with it seconds later."""
+    deep enough that a fast worker is still busy with it seconds later. On SQLite it says
+    it will write, as a request does: a deferred transaction whose snapshot a busy worker
+    makes stale fails its first write with "database is locked" instead of waiting."""
     from service.domain.submissions import ClientInfo, Submission, submit_comment
     from service.models import Site
 
-    with app.app_context():
+    with app.app_context(), sqlite.intends_to_write():
         site = db.session.get(Site, "demo")
         assert site is not None
         ids = [submit_comment(db.session, site,
