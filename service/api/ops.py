@@ -16,13 +16,11 @@ bp = Blueprint("ops", __name__)
 
 def document(spec: Any, app: Flask) -> None:
     """Put the operator routes in /openapi.json (they are plain Flask routes: no schemas)."""
-    def op(summary: str, responses: dict[str, str], content: str = "application/json"
-           ) -> dict[str, Any]:
+    def op(summary: str, responses: dict[str, str], content: str = "application/json",
+           schema: str = "object") -> dict[str, Any]:
+        body = {content: {"schema": {"type": schema}}}
         return {"get": {"tags": ["ops"], "summary": summary, "responses": {
-            code: {"description": text, "content": {content: {"schema": {"type": "string"}
-                                                               if content != "application/json"
-                                                               else {"type": "object"}}}}
-            for code, text in responses.items()}}}
+            code: {"description": text, "content": body} for code, text in responses.items()}}}
 
     rules = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
     spec.path(rule=rules["ops.healthz"], operations=op(
@@ -33,7 +31,7 @@ def document(spec: Any, app: Flask) -> None:
     if "metrics" in rules:
         spec.path(rule=rules["metrics"], operations=op(
             "Prometheus metrics of this process and the moderation state",
-            {"200": "text exposition format"}, content="text/plain"))
+            {"200": "text exposition format"}, content="text/plain", schema="string"))
 
 
 @bp.get("/healthz")

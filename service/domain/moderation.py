@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from service.domain import feedback
@@ -202,7 +202,7 @@ def decide_comment(session: Session, comment: Comment, action: str, actor: Actor
     elif relabelled:
         _confirm(session, comment, actor, reason, action)
         changed = True
-    _settle(session, comment)
+    _settle(comment)
     if comment.flagged_at is not None:
         comment.flagged_at = None
         changed = True
@@ -224,19 +224,18 @@ def _confirm(session: Session, comment: Comment, actor: Actor, reason: str,
                            details={"action": action, "confirmed": True}))
 
 
-def _settle(session: Session, comment: Comment) -> None:
+def _settle(comment: Comment) -> None:
     """A moderator's decision ends the comment's wait for the checks.
 
     The worker decides only comments it claims by flipping ``checked_at`` from NULL, so
     setting it here means no batch, later or running now, can override the moderator
     (a post-moderated comment they confirmed would otherwise still be pulled back). The
-    row is locked already; an author's edit sets it back to NULL (moderated again).
+    row is locked and read afresh (``lock_current``), so this is written with the rest of
+    the comment's changes; an author's edit sets it back to NULL (moderated again).
     """
-    session.execute(update(Comment).where(Comment.id == comment.id,
-                                          Comment.checked_at.is_(None))
-                    .values(checked_at=utcnow(), lease_until=None)
-                    .execution_options(synchronize_session=False))
-    session.expire(comment, ["checked_at", "lease_until", "updated_at"])
+    if comment.checked_at is None:
+        comment.checked_at = utcnow()
+        comment.lease_until = None
 
 
 def bulk_decide(session: Session, ids: list[int], action: str, actor: Actor,

@@ -419,7 +419,7 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
             f"the comment is longer than {max_body_chars} characters",
             fields={"body": [f"Longer than {max_body_chars} characters."]},
         )
-    if isinstance(site, SitePolicy) and site.reserved_id is not None:
+    if isinstance(site, SitePolicy):
         accepted = _submit_in_one_statement(session, site, data, client, text)
         if accepted is not None:
             return accepted
@@ -460,10 +460,10 @@ def _submit_in_one_statement(session: Session, site: SitePolicy, data: Submissio
     """The common submit as one autocommit statement (``_SUBMIT_PG``): two round trips in
     all with ``site_policy``'s read, where the transaction took five (BEGIN, read, comment,
     audit + event, COMMIT). None: not the common case; the transactional path decides."""
-    article = site.article
-    if (client.idempotency_key or data.parent_id is not None or article is None
-            or site.mode == ModerationMode.POST or site.article_key != data.article.strip()
-            or not _one_statement_possible(session)):
+    article, comment_id = site.article, site.reserved_id
+    if (comment_id is None or article is None or client.idempotency_key
+            or data.parent_id is not None or site.mode == ModerationMode.POST
+            or site.article_key != data.article.strip() or not _one_statement_possible(session)):
         return None
     _check_open(site, article)
     name = text.author_name
@@ -480,8 +480,6 @@ def _submit_in_one_statement(session: Session, site: SitePolicy, data: Submissio
                        _new_author(site, name, data, token, now).items()}, u_id=author_id)
     else:
         return None
-    comment_id = site.reserved_id
-    assert comment_id is not None
     values = _comment_values(site, article, None, name, text, client, data, now)
     values.update(id=comment_id, root_id=comment_id, author_id=author_id)
     new = _NewComment(id=comment_id, site_id=site.id, parent_id=None,
