@@ -305,7 +305,7 @@ class Flags(MethodView):
         g.cors_site_id = outcome.flag.site_id
         db.session.commit()
         return {"comment_id": comment_id, "reason": str(outcome.flag.reason),
-                "created_at": outcome.flag.created_at}
+                "counted": outcome.flag.counted, "created_at": outcome.flag.created_at}
 
 
 @blp.route("/flag-reasons")

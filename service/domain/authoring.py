@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.events import comment_payload, emit
-from service.domain.lifecycle import Actor, transition
+from service.domain.lifecycle import Actor, lock_current, transition
 from service.domain.rendering import clean_text, fingerprint, render_html
 from service.domain.security import token_digest
 from service.models import (
@@ -130,18 +130,33 @@ class FlagOutcome:
 def flag_comment(session: Session, comment_id: int, reason: str, note: str | None, *,
                  author_token: str | None, ip_hash: str | None) -> FlagOutcome:
     """Record one reader's report; at the site's threshold the comment joins the flagged
-    queue (and, if the site says so, is hidden until a moderator decides)."""
+    queue (and, if the site says so, is hidden until a moderator decides).
+
+    Readers are counted once per hashed address too: tokens cost nothing to mint, so a
+    report from an address that has reported this comment already is kept (the moderator
+    reads its note) but does not count towards the threshold. Readers behind one shared
+    address count as one, which errs towards leaving a comment up.
+    """
     comment = session.get(Comment, comment_id)
+    if comment is not None:
+        # Two reports from one address must not both find themselves first.
+        lock_current(session, comment)
     if comment is None or comment.status != CommentStatus.APPROVED:
         raise NotFound(f"no published comment {comment_id}")
     reporter = _reporter(session, comment.site_id, author_token, ip_hash)
+    counted = ip_hash is None or session.scalar(
+        select(Flag.id).where(Flag.comment_id == comment.id, Flag.ip_hash == ip_hash,
+                              Flag.counted).limit(1)) is None
     flag = Flag(comment_id=comment.id, site_id=comment.site_id, reason=FlagReason(reason),
-                note=clean_text(note or "")[:1000] or None, reporter=reporter)
+                note=clean_text(note or "")[:1000] or None, reporter=reporter,
+                ip_hash=ip_hash, counted=counted)
     try:
         with session.begin_nested():
             session.add(flag)
     except IntegrityError:
         raise AlreadyFlagged("you already reported this comment") from None
+    if not counted:
+        return FlagOutcome(flag, False)
     session.execute(update(Comment).where(Comment.id == comment.id)
                     .values(flag_count=Comment.flag_count + 1))
     session.refresh(comment)

@@ -139,8 +139,8 @@ def _item(comment: Comment, results: list[CheckResult], flags: list[Flag],
         "flagged_at": comment.flagged_at,
         "checks": [{"name": r.check_name, "version": r.check_version, "score": r.score,
                     "label": r.label, "reasons": r.reasons} for r in results],
-        "flags": [{"reason": str(f.reason), "note": f.note, "created_at": f.created_at}
-                  for f in flags],
+        "flags": [{"reason": str(f.reason), "note": f.note, "counted": f.counted,
+                   "created_at": f.created_at} for f in flags],
         "author": history,
     }
 

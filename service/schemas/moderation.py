@@ -36,6 +36,8 @@ class CheckOutSchema(Schema):
 class FlagItemSchema(Schema):
     reason = fields.Str()
     note = fields.Str(allow_none=True)
+    counted = fields.Bool(metadata={"description": "false: the same address had reported "
+                                    "this comment already, so it did not add to flag_count"})
     created_at = fields.DateTime()
 
 

@@ -125,6 +125,9 @@ class FlagInSchema(StrictSchema):
 class FlagOutSchema(Schema):
     comment_id = fields.Int(required=True)
     reason = fields.Str(required=True)
+    counted = fields.Bool(required=True, metadata={
+        "description": "false: a report from this address counts already; this one is kept "
+                       "for the moderators but does not count towards the site's threshold"})
     created_at = fields.DateTime(required=True)
 
 

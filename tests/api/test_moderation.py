@@ -375,12 +375,16 @@ def test_flags_move_comment_to_flagged_queue_and_can_hide(client: FlaskClient, a
     assert client.post(url, json={"reason": "nonsense"}).status_code == 422
     assert client.post("/api/v1/comments/999999/flags", json={"reason": "spam"}).status_code \
         == 404
-    second = client.post(url, json={"reason": "spam"})  # an anonymous reader (by address)
+    # An anonymous reader (known by address) on another address.
+    second = client.post(url, json={"reason": "spam"},
+                         environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert second.status_code == 201
+    assert second.get_json()["counted"] is True
     flagged = client.get("/api/v1/moderation/comments?status=flagged",
                          headers=auth(keys["mod"])).get_json()["items"]
     assert [i["id"] for i in flagged] == [comment_id]
     assert [f["reason"] for f in flagged[0]["flags"]] == ["abuse", "spam"]
+    assert [f["counted"] for f in flagged[0]["flags"]] == [True, True]
     assert flagged[0]["status"] == "held"  # hidden until reviewed
     assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"][
         "story-1"] == 0
@@ -390,6 +394,42 @@ def test_flags_move_comment_to_flagged_queue_and_can_hide(client: FlaskClient, a
                       headers=auth(keys["mod"])).get_json()["items"] == []
     assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"][
         "story-1"] == 1
+
+
+def test_reports_from_one_address_count_once(client: FlaskClient, app: Flask,
+                                             keys: dict[str, str]) -> None:
+    """Tokens cost nothing to mint: one person must not reach the threshold (and hide the
+    comment) alone. Their later reports are kept for the moderator, not counted."""
+    client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                 json={"flag_threshold": 2, "hide_flagged": True})
+    comment_id = submit(client, body=CLEAN).get_json()["id"]
+    decide_all(app)
+    url = f"/api/v1/comments/{comment_id}/flags"
+    home = {"REMOTE_ADDR": "203.0.113.5"}
+    tokens = [submit(client, article=f"elsewhere-{i}", body=f"{CLEAN} ({i})").get_json()[
+        "author_token"] for i in range(3)]
+    answers = [client.post(url, json={"reason": "abuse", "note": f"again {i}"},
+                           headers={"X-Author-Token": token}, environ_base=home)
+               for i, token in enumerate(tokens)]
+    anonymous = client.post(url, json={"reason": "spam"}, environ_base=home)
+    assert [a.status_code for a in [*answers, anonymous]] == [201, 201, 201, 201]
+    assert [a.get_json()["counted"] for a in [*answers, anonymous]] == [True, False, False,
+                                                                      False]
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert (comment.flag_count, comment.flagged_at, comment.status) == (
+            1, None, CommentStatus.APPROVED)
+    assert client.get("/api/v1/moderation/comments?status=flagged",
+                      headers=auth(keys["mod"])).get_json()["items"] == []
+    # A second reader elsewhere reaches the threshold; the moderator reads all five notes.
+    other = client.post(url, json={"reason": "hate"}, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert other.get_json()["counted"] is True
+    flagged = client.get("/api/v1/moderation/comments?status=flagged",
+                         headers=auth(keys["mod"])).get_json()["items"]
+    assert [i["id"] for i in flagged] == [comment_id]
+    assert (flagged[0]["flag_count"], flagged[0]["status"]) == (2, "held")
+    assert [(f["reason"], f["counted"]) for f in flagged[0]["flags"]] == [
+        ("abuse", True), ("abuse", False), ("abuse", False), ("spam", False), ("hate", True)]
 
 
 def test_an_edit_does_not_release_a_comment_hidden_by_reader_reports(

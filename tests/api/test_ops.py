@@ -234,3 +234,34 @@ def test_a_name_of_only_invisible_characters_falls_back(client: FlaskClient,
     assert response.status_code == 202
     with app.app_context():
         assert db.session.get(Comment, response.get_json()["id"]).author_name == "Anonymous"
+
+
+def test_report_addresses_are_forgotten_after_retention(client: FlaskClient, app: Flask) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from service.extensions import db
+    from service.models import Flag
+    from tests.api.test_public import approve_all
+    from workers.tasks.sweeps import forget_addresses
+
+    old, new = (submit(client, body=f"A remark to report ({i}).").get_json()["id"]
+                for i in range(2))
+    approve_all(app)
+    token = submit(client, article="elsewhere").get_json()["author_token"]
+    for comment_id in (old, new):
+        assert client.post(f"/api/v1/comments/{comment_id}/flags",
+                           json={"reason": "spam"}).status_code == 201
+        assert client.post(f"/api/v1/comments/{comment_id}/flags", json={"reason": "spam"},
+                           headers={"X-Author-Token": token}).status_code == 201
+    with app.app_context():
+        for flag in db.session.scalars(select(Flag).where(Flag.comment_id == old)):
+            flag.created_at = datetime.now(UTC) - timedelta(days=31)
+        db.session.commit()
+        forget_addresses.run()
+        flags = db.session.scalars(select(Flag).order_by(Flag.id)).all()
+        kept = [(f.comment_id, f.reporter.split(":")[0], f.ip_hash is not None) for f in flags]
+        assert kept == [(old, "erased", False), (old, "author", False),
+                        (new, "ip", True), (new, "author", True)]
+        assert not any(f.ip_hash and f.ip_hash in f.reporter for f in flags if f.comment_id == old)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import String, and_, case, cast, delete, exists, func, literal, or_, select, update
 
 from service.extensions import db
 from service.models import (
@@ -17,6 +17,7 @@ from service.models import (
     Delivery,
     DeliveryStatus,
     Event,
+    Flag,
     ProviderReport,
     ReportStatus,
     Site,
@@ -79,11 +80,21 @@ def forget_addresses() -> int:
                    Comment.user_agent.is_not(None), Comment.referrer.is_not(None)))
         .values(ip_hash=None, ip_address=None, user_agent=None, referrer=None)
     ).rowcount
+    # Reports keep theirs as long: the column, and the key of a report made without a token
+    # (its reporter is the hashed address; a key unique to the row takes its place).
+    reports = db.session.execute(
+        update(Flag)
+        .where(Flag.created_at < cutoff,
+               or_(Flag.ip_hash.is_not(None), Flag.reporter.startswith("ip:")))
+        .values(ip_hash=None, reporter=case(
+            (Flag.reporter.startswith("ip:"), literal("erased:") + cast(Flag.id, String)),
+            else_=Flag.reporter))
+    ).rowcount
     db.session.commit()
-    if forgotten:
-        log.info("forgot the address of %d comments older than %d days", forgotten,
-                 settings.ip_retention_days)
-    return forgotten
+    if forgotten or reports:
+        log.info("forgot the address of %d comments and %d reports older than %d days",
+                 forgotten, reports, settings.ip_retention_days)
+    return forgotten + reports
 
 
 # Rows deleted per transaction, and transactions per run: a backlog (the first run on an
