@@ -86,6 +86,15 @@ def test_comment_travels_end_to_end(running: tuple[httpx.Client, Process],
         response = client.post(submit, json=bad)
         assert 400 <= response.status_code < 500
         assert response.json()["error"]["message"]
+    # Refused by gunicorn before the app runs: still the API's JSON error shape.
+    keys = [("article", f"{i:03d}-" + "k" * 100) for i in range(100)]
+    too_long = client.get("/api/v1/sites/demo/counts", params=keys)
+    huge_header = client.get("/healthz", headers={"X-Padding": "p" * 9000})
+    assert (too_long.status_code, too_long.json()["error"]["code"]) == (414, "uri_too_long")
+    assert (huge_header.status_code, huge_header.json()["error"]["code"]) == (
+        431, "headers_too_large")
+    # Under gunicorn's raised request-line limit (8190): 60 long keys in one request.
+    assert len(client.get("/api/v1/sites/demo/counts", params=keys[:60]).json()["counts"]) == 60
     assert client.get("/api/v1/sites/demo/counts", params={"article": "e2e"}).json() == {
         "counts": {"e2e": 2}}
 
