@@ -10,7 +10,7 @@ from flask.views import MethodView
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
 from service.api.blueprint import Blueprint
 from service.domain import moderation as mod
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, NotFound
 from service.domain.lifecycle import Actor
 from service.extensions import db
 from service.models import Role, Site
@@ -57,7 +57,8 @@ def _one_site(site: str | None) -> str:
                               fields={"site": ["Required for an all-sites key."]})
     check_site(site)
     if db.session.get(Site, site) is None:
-        raise DomainError(f"no site {site!r}", fields={"site": ["Unknown site."]})
+        # 404 as for a site outside a scoped key: the same answer whatever key asks.
+        raise NotFound(f"no site {site!r}")
     return site
 
 
@@ -219,6 +220,8 @@ class Stats(MethodView):
     @requires(Role.MODERATOR)
     @blp.arguments(StatsQuerySchema, location="query")
     @blp.response(200, StatsSchema)
+    @blp.alt_response(400, description="An all-sites key without `site`")
+    @blp.alt_response(404, description="No such site, or not one the key covers")
     @blp.doc(**AUTH)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Queue sizes, decisions per day by actor and outcome, median wait in held."""
@@ -230,6 +233,8 @@ class Simulate(MethodView):
     @requires(Role.MODERATOR)
     @blp.arguments(SimulateSchema)
     @blp.response(200, SimulateOutSchema)
+    @blp.alt_response(400, description="An all-sites key without `site`")
+    @blp.alt_response(404, description="No such site or author, or not one the key covers")
     @blp.doc(**AUTH)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Run a text through the current checks and the site's policy; store nothing."""

@@ -588,6 +588,15 @@ def test_stats_and_simulate(client: FlaskClient, app: Flask, keys: dict[str, str
     assert stats["held_wait_seconds"]["count"] == 1
     assert client.get("/api/v1/moderation/stats", headers=auth(keys["operator"])).status_code \
         == 400
+    # An unknown site is a 404 whichever key asks (a scoped key cannot tell it from another
+    # site's; the all-sites key said 400 before).
+    for key in ("mod", "operator"):
+        for method, path, body in (("GET", "/api/v1/moderation/stats?site=nosuch", None),
+                                   ("POST", "/api/v1/moderation/simulate",
+                                    {"text": CLEAN, "site": "nosuch"})):
+            answer = client.open(path, method=method, json=body, headers=auth(keys[key]))
+            assert (key, answer.status_code, answer.get_json()["error"]["code"]) == (
+                key, 404, "not_found")
     with app.app_context():
         before = db.session.scalar(select(func.count()).select_from(Comment))
     simulated = client.post("/api/v1/moderation/simulate", headers=auth(keys["mod"]),
