@@ -384,9 +384,9 @@
       const data = node.data;
       if (data.deleted) {
         node.el = h('article', { class: 'warden-comment warden-deleted', tabindex: '-1',
-          'aria-label': 'Deleted comment' },
+          'aria-label': 'Removed comment' },
         h('div', { class: 'warden-avatar', 'aria-hidden': 'true' }),
-        h('div', { class: 'warden-main' }, h('p', { class: 'warden-body' }, 'This comment was deleted.')));
+        h('div', { class: 'warden-main' }, h('p', { class: 'warden-body' }, 'This comment was removed.')));
         return node.el;
       }
       const name = data.author_name || 'Anonymous';

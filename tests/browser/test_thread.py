@@ -283,7 +283,7 @@ def test_delete_own_comment_leaves_a_placeholder_for_replies(live: Live, reader:
     dialog = page.get_by_role("group", name="Delete your comment")
     expect(dialog.get_by_role("button", name="Keep it")).to_be_focused()
     dialog.get_by_role("button", name="Delete").click()
-    expect(comment(page, parent)).to_have_text("This comment was deleted.")
+    expect(comment(page, parent)).to_have_text("This comment was removed.")
     expect(comment(page, answer)).to_contain_text("It closes at the end of the month")
     expect(page.locator(".warden-title")).to_have_text("2 comments")
 
@@ -295,7 +295,7 @@ def test_delete_own_comment_leaves_a_placeholder_for_replies(live: Live, reader:
     expect(page.locator(".warden-sr")).to_have_text("Your comment was deleted.")
 
     page.reload()  # the API keeps the placeholder, and the counts followed
-    expect(comment(page, parent)).to_have_text("This comment was deleted.")
+    expect(comment(page, parent)).to_have_text("This comment was removed.")
     expect(comment(page, answer)).to_be_visible()
     expect(page.locator(f"#warden-c-{alone}")).to_have_count(0)
     assert live.http.get("/api/v1/sites/demo/counts",
