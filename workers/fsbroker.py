@@ -33,5 +33,15 @@ class Channel(filesystem.Channel):
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
 
+#: Longest wait for a message before the worker's loop gets control back. Celery's loop for
+#: polling transports asks for 2 s and looks for a shutdown request only between waits, so
+#: an idle worker took seconds to start a warm shutdown (SIGTERM, Ctrl-C).
+MAX_DRAIN_SECONDS = 0.25
+
+
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> Any:
+        capped = MAX_DRAIN_SECONDS if timeout is None else min(timeout, MAX_DRAIN_SECONDS)
+        return super().drain_events(connection, timeout=capped)
