@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -179,11 +179,11 @@ def moderate_batch(session: Session, comment_id: int | None, *, max_attempts: in
     record of what waits, so a batch that dies loses nothing: its comments' leases expire
     and the sweep sends them again.
     """
-    ids = _lease(session, comment_id, batch_size, lease)
+    ids, leased_until = _lease(session, comment_id, batch_size, lease)
     if not ids:
         return {}
     try:
-        return _decide_leased(session, ids, max_attempts)
+        return _decide_leased(session, ids, max_attempts, leased_until)
     except BaseException as exc:
         _release(session, ids, transient=isinstance(exc, OperationalError))
         raise
@@ -210,7 +210,8 @@ def _release(session: Session, ids: Sequence[int], *, transient: bool) -> None:
         session.rollback()
 
 
-def _decide_leased(session: Session, ids: list[int], max_attempts: int) -> dict[int, Decision]:
+def _decide_leased(session: Session, ids: list[int], max_attempts: int,
+                   leased_until: datetime) -> dict[int, Decision]:
     # Read in a plain snapshot (no SQLite write lock), end it, and only then run the checks:
     # remote providers may take seconds, and no transaction stays open meanwhile. The
     # write lock is taken only for the short claim-and-record below.
@@ -240,9 +241,13 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int) -> dict[
             decisions[comment_id] = (decide(outcome.verdicts, policy, standing,
                                             outcome.failed), outcome)
 
-    # Claim: only one run can flip checked_at from NULL, whatever the races.
+    # Claim: only one run can flip checked_at from NULL, whatever the races; and only the
+    # comments still under this run's lease. An author's edit (or a moderator's decision)
+    # clears the lease: the decision above is about the old text, and the edited one is
+    # checked by the run the edit sent.
     claimed = set(session.scalars(
-        update(Comment).where(Comment.id.in_(ids), Comment.checked_at.is_(None))
+        update(Comment).where(Comment.id.in_(ids), Comment.checked_at.is_(None),
+                              Comment.lease_until == leased_until)
         .values(checked_at=utcnow(), lease_until=None).returning(Comment.id)
         .execution_options(synchronize_session=False)))
     if not claimed:
@@ -300,7 +305,7 @@ def _details(outcome: Outcome) -> dict[str, Any]:
 
 
 def _lease(session: Session, comment_id: int | None, batch_size: int,
-           lease: timedelta) -> list[int]:
+           lease: timedelta) -> tuple[list[int], datetime]:
     """Take the named comment (if it still waits) and the oldest other waiting ones.
 
     The lease (and the attempt count) is committed before any check runs, so a check that
@@ -331,16 +336,16 @@ def _lease(session: Session, comment_id: int | None, batch_size: int,
         if postgres:
             others = others.with_for_update(skip_locked=True)
         ids += session.scalars(others).all()
+    until = now + lease
     if not ids:
         session.rollback()
-        return []
+        return [], until
     leased = sorted(session.scalars(
         update(Comment).where(Comment.id.in_(ids), Comment.checked_at.is_(None), free)
-        .values(lease_until=now + lease,
-                moderation_attempts=Comment.moderation_attempts + 1)
+        .values(lease_until=until, moderation_attempts=Comment.moderation_attempts + 1)
         .returning(Comment.id).execution_options(synchronize_session=False)))
     session.commit()
-    return leased
+    return leased, until
 
 
 def _load(session: Session, ids: Sequence[int]) -> list[Comment]:

@@ -90,18 +90,23 @@ def edit_comment(session: Session, comment: Comment, body: str, *, max_body_char
         # Readers' reports hid it until a moderator decides: an edit must not be a way back
         # in. It stays held; the checks run again only so the moderator sees fresh scores
         # (the worker never decides a held comment).
-        session.add(AuditEntry(site_id=comment.site_id, subject_type="comment",
-                               subject_id=str(comment.id), action="comment.edited",
-                               from_status=str(comment.status), to_status=str(comment.status),
-                               actor_type=author.type, actor_id=author.id,
-                               reason="edited by its author; still held until reviewed",
-                               details={}))
-        emit(session, comment.site_id, "comment.edited", str(comment.id), comment_payload(comment))
+        _record_edit(session, comment, author, "edited by its author; still held until reviewed")
     elif comment.status != CommentStatus.PENDING:
         transition(session, comment, CommentStatus.PENDING, author,
                    "edited by its author; moderated again")
     else:
-        emit(session, comment.site_id, "comment.edited", str(comment.id), comment_payload(comment))
+        _record_edit(session, comment, author, "edited by its author before the checks decided")
+
+
+def _record_edit(session: Session, comment: Comment, author: Actor, reason: str) -> None:
+    """An edit that leaves the status as it was: audited and announced all the same (the
+    trail must show that the text the checks saw is not the one first submitted)."""
+    session.add(AuditEntry(site_id=comment.site_id, subject_type="comment",
+                           subject_id=str(comment.id), action="comment.edited",
+                           from_status=str(comment.status), to_status=str(comment.status),
+                           actor_type=author.type, actor_id=author.id, reason=reason,
+                           details={}))
+    emit(session, comment.site_id, "comment.edited", str(comment.id), comment_payload(comment))
 
 
 def awaits_review(comment: Comment) -> bool:

@@ -158,7 +158,7 @@ def test_a_bulk_moderator_and_a_batch_claim_take_comment_rows_in_one_order(
         with app.app_context():
             db.session.execute(text("SET lock_timeout = '10s'"))
             started.set()
-            leased.extend(_lease(db.session, low, 10, timedelta(minutes=5)))
+            leased.extend(_lease(db.session, low, 10, timedelta(minutes=5))[0])
 
     with app.app_context(), Session(db.engine) as moderator:
         moderator.execute(text("SET lock_timeout = '5s'"))

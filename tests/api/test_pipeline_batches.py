@@ -18,6 +18,7 @@ SUBMIT = "/api/v1/sites/demo/comments"
 TOPICS = ["the bridge repairs", "the library hours", "the school budget", "bus timetables",
           "the harbour festival", "recycling rules", "the new clinic", "park benches",
           "street lighting", "the museum reopening", "council elections", "the bakery fire"]
+TOXIC = "You are a worthless idiot, shut your stupid mouth you moron."
 
 
 def submit_many(client: FlaskClient, n: int, article: str = "batch-story") -> list[int]:
@@ -184,3 +185,45 @@ def test_a_batch_applies_its_counters_once_and_its_events_carry_the_final_count(
                                      .join(Comment, Comment.author_id == Author.id)
                                      .where(Comment.id.in_(ids))).all()
         assert tallies == [(1, 0)] * 3
+
+
+def test_an_edit_while_the_checks_run_is_not_decided_on_the_old_text(
+        client: FlaskClient, app: Flask, demo_site: str, monkeypatch: Any) -> None:
+    """The worker leases a clean comment and checks it; meanwhile its author edits it into
+    abuse. The decision about the old text must not be applied to the new one: the claim
+    skips the comment (the edit cleared its lease) and the next run checks the new text."""
+    import workers.pipeline as pipeline
+
+    answer = client.post(SUBMIT, json={"article": "edit-race", "author_name": "Reader",
+                                       "body": "A calm and thoughtful note on the park."})
+    assert answer.status_code == 202, answer.get_json()
+    doc = answer.get_json()
+    checks = pipeline.run_checks
+
+    def edit_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        outcomes = checks(*args, **kwargs)
+        edited = client.patch(f"/api/v1/comments/{doc['id']}", headers={
+            "X-Author-Token": doc["author_token"]}, json={"body": TOXIC})
+        assert edited.status_code == 200, edited.get_json()
+        return outcomes
+
+    monkeypatch.setattr(pipeline, "run_checks", edit_meanwhile)
+    with app.app_context():
+        assert moderate(db.session, doc["id"], max_attempts=5) is None  # not claimed
+        comment = db.session.get(Comment, doc["id"])
+        assert (comment.status, comment.body, comment.checked_at) == (
+            CommentStatus.PENDING, TOXIC, None)
+        assert not comment.check_results, "no scores of the old text are kept"
+    monkeypatch.setattr(pipeline, "run_checks", checks)
+    with app.app_context():
+        decision = moderate(db.session, doc["id"], max_attempts=5)
+        assert decision is not None and decision.status == CommentStatus.REJECTED
+    thread = client.get(SUBMIT, query_string={"article": "edit-race"}).get_json()
+    assert thread["comments"] == []
+    with app.app_context():
+        trail = db.session.execute(select(AuditEntry.action, AuditEntry.actor_type)
+                                   .where(AuditEntry.subject_id == str(doc["id"]))
+                                   .order_by(AuditEntry.id)).all()
+    assert [tuple(row) for row in trail] == [
+        ("comment.created", "author"), ("comment.edited", "author"),
+        ("comment.rejected", "system")]
