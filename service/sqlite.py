@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "warden_sqlite_write_intent", default=False
@@ -39,6 +40,21 @@ def reading() -> Iterator[None]:
         yield
     finally:
         write_intent.reset(token)
+
+
+@contextmanager
+def writes_after_reading(session: Session) -> Iterator[None]:
+    """A write in a request that began as a read (a GET): the read transaction ends first
+    and the write takes its own, which asks for the write lock up front.
+
+    A read snapshot cannot become a writer once another connection has committed since it
+    began: SQLite answers "database is locked" at once (busy_timeout does not apply), which
+    a request turns into a 503. On PostgreSQL this is just two short transactions.
+    """
+    session.commit()
+    with intends_to_write():
+        yield
+        session.commit()
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from flask.views import MethodView
 from sqlalchemy import select
 
+from service import sqlite
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
 from service.api.blueprint import Blueprint
 from service.domain import privacy
@@ -237,11 +238,11 @@ class AuthorExport(MethodView):
     def get(self, site_id: str, author_id: int) -> dict[str, Any]:
         """Everything held about an author: profile, comments, reports made (audited)."""
         author = _author(site_id, author_id)
-        db.session.add(AuditEntry(site_id=site_id, subject_type="author",
-                                  subject_id=str(author.id), action="author.exported",
-                                  actor_type="admin", actor_id=_actor_id()))
         document = privacy.export_author(db.session, author)
-        db.session.commit()
+        with sqlite.writes_after_reading(db.session):
+            db.session.add(AuditEntry(site_id=site_id, subject_type="author",
+                                      subject_id=str(author_id), action="author.exported",
+                                      actor_type="admin", actor_id=_actor_id()))
         return document
 
 

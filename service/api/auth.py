@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from flask import g, request
 from sqlalchemy import select, update
 
+from service import sqlite
 from service.domain.errors import Forbidden, NotFound, Unauthorized
 from service.domain.security import token_digest
 from service.extensions import db
@@ -47,8 +48,9 @@ def authenticate() -> ApiKey:
         raise Unauthorized("this API key was revoked")
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
-        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        db.session.commit()
+        with sqlite.writes_after_reading(db.session):
+            db.session.execute(update(ApiKey).where(ApiKey.id == key.id)
+                               .values(last_used_at=now))
     g.api_key = key
     return key
 

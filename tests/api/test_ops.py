@@ -265,3 +265,45 @@ def test_report_addresses_are_forgotten_after_retention(client: FlaskClient, app
         assert kept == [(old, "erased", False), (old, "author", False),
                         (new, "ip", True), (new, "author", True)]
         assert not any(f.ip_hash and f.ip_hash in f.reporter for f in flags if f.comment_id == old)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_reads_that_write_are_not_refused_while_others_write(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """A GET starts as a read; its writes (a key's last use, the export's audit entry) used
+    to upgrade that snapshot, which SQLite refuses at once ("database is locked", a 503)
+    when another connection committed in between. The other commit is made to land
+    exactly there: right after the request's first read."""
+    from sqlalchemy import event, select, text, update
+
+    from service.extensions import db
+    from service.models import ApiKey, Author, Comment
+
+    submit(client)
+    with app.app_context():
+        engine = db.engine
+        author_id = db.session.scalars(select(Author.id)).first()
+        # Every key unused for long: the next authenticated call records its use.
+        db.session.execute(update(ApiKey).values(last_used_at=None))
+        db.session.commit()
+    interleaved: list[str] = []
+
+    def commit_elsewhere(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("SELECT") and not interleaved:
+            interleaved.append(statement)
+            with engine.connect() as other:
+                other.execute(text("UPDATE comments SET user_agent = 'other writer'"))
+                other.commit()
+
+    for path, key in (("/api/v1/moderation/comments?status=pending", "mod"),
+                      (f"/api/v1/admin/sites/demo/authors/{author_id}/export", "admin")):
+        interleaved.clear()
+        event.listen(engine, "after_cursor_execute", commit_elsewhere)
+        try:
+            answer = client.get(path, headers=auth(keys[key]))
+        finally:
+            event.remove(engine, "after_cursor_execute", commit_elsewhere)
+        assert interleaved, "the other writer committed during the request"
+        assert answer.status_code == 200, answer.get_json()
+    with app.app_context():
+        assert db.session.scalar(select(Comment.user_agent)) == "other writer"
