@@ -7,10 +7,11 @@ through ``transition`` like any other change.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from service.domain.events import emit
@@ -23,6 +24,7 @@ from service.models import (
     CheckResult,
     Comment,
     CommentStatus,
+    Event,
     Flag,
     IdWatermark,
 )
@@ -69,15 +71,12 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
                                .order_by(Comment.id).with_for_update()).all()
     if remove_unreplied and comments:
         raise_comment_watermark(session, comments[-1].id)
+    # Check reasons quote words of the text ("words: ..."): they go with it.
+    session.execute(delete(CheckResult).where(
+        CheckResult.comment_id.in_([c.id for c in comments])))
     for comment in comments:
-        if comment.status != CommentStatus.DELETED:
-            transition(session, comment, CommentStatus.DELETED, actor, "author data erased")
-        has_replies = session.scalar(select(exists().where(reply.parent_id == comment.id)))
-        if remove_unreplied and not has_replies:
-            session.execute(delete(CheckResult).where(CheckResult.comment_id == comment.id))
-            session.delete(comment)
-            removed += 1
-            continue
+        # Erased before the transition: its comment.deleted event must not carry the text
+        # and the name out again.
         comment.body = ""
         comment.html = ""
         comment.author_name = ERASED_NAME
@@ -86,19 +85,51 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
         comment.user_agent = None
         comment.referrer = None
         comment.client_signals = {}
+        if comment.status != CommentStatus.DELETED:
+            transition(session, comment, CommentStatus.DELETED, actor, "author data erased")
+        has_replies = session.scalar(select(exists().where(reply.parent_id == comment.id)))
+        if remove_unreplied and not has_replies:
+            session.delete(comment)
+            removed += 1
+            continue
         placeholders += 1
     session.execute(delete(Flag).where(Flag.reporter == f"author:{author.token_hash[:32]}"))
+    scrubbed = scrub_events(session, author, [c.id for c in comments])
     author.display_name = ERASED_NAME
     author.email_hash = None
     # The old token must stop working; nobody knows the new one.
     author.token_hash = token_digest(secrets.token_urlsafe(32))
-    counts = {"placeholders": placeholders, "removed": removed, "labels": labels}
+    counts = {"placeholders": placeholders, "removed": removed, "labels": labels,
+              "events_scrubbed": scrubbed}
     session.add(AuditEntry(site_id=author.site_id, subject_type="author",
                            subject_id=str(author.id), action="author.erased",
                            actor_type=actor.type, actor_id=actor.id, details=counts))
     emit(session, author.site_id, "author.erased", str(author.id),
          {"author": {"id": author.id}, "site": author.site_id, **counts})
     return counts
+
+
+def scrub_events(session: Session, author: Author, comment_ids: list[int]) -> int:
+    """Erase the author's text and name from the webhook outbox: events kept for
+    redelivery and shown in the delivery log (until WARDEN_HISTORY_RETENTION_DAYS) held
+    copies. What a subscriber received already is theirs to erase; ``author.erased`` tells
+    them to."""
+    about_comments = and_(Event.type.startswith("comment."),
+                          Event.subject_id.in_([str(i) for i in comment_ids]))
+    about_author = and_(Event.type.startswith("author."), Event.subject_id == str(author.id))
+    scrubbed = 0
+    for event in session.scalars(select(Event).where(Event.site_id == author.site_id,
+                                                     or_(about_comments, about_author))):
+        payload = copy.deepcopy(event.payload)
+        data = payload.get("data") or {}
+        if isinstance(data.get("comment"), dict):
+            data["comment"].update(body="", html="", author_name=ERASED_NAME)
+        if isinstance(data.get("author"), dict) and "display_name" in data["author"]:
+            data["author"]["display_name"] = ERASED_NAME
+        if payload != event.payload:
+            event.payload = payload
+            scrubbed += 1
+    return scrubbed
 
 
 def raise_comment_watermark(session: Session, comment_id: int) -> None:

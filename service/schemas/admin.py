@@ -154,3 +154,6 @@ class EraseOutSchema(Schema):
     placeholders = fields.Int(required=True)
     removed = fields.Int(required=True)
     labels = fields.Int(required=True)
+    events_scrubbed = fields.Int(required=True, metadata={
+        "description": "webhook events (kept for redelivery and the delivery log) whose copy "
+                       "of the author's text or name was erased"})

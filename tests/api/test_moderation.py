@@ -3,6 +3,7 @@ flags, audit and stats, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,8 +17,10 @@ from service.extensions import db
 from service.models import (
     Article,
     AuditEntry,
+    CheckResult,
     Comment,
     CommentStatus,
+    Event,
     LabelKind,
     ModerationLabel,
     Site,
@@ -626,8 +629,21 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
     assert doc["comments"][0]["created_at"].endswith("+00:00")
     assert client.get(f"{base}/export", headers=auth(keys["mod"])).status_code == 403
     assert client.get(f"{base}/export", headers=auth(keys["other_admin"])).status_code == 404
+    client.post(f"/api/v1/moderation/authors/{author_id}/trust", headers=auth(keys["mod"]),
+                json={})  # an author.* event that names them
     erased = client.post(f"{base}/erase", headers=admin, json={"remove_unreplied": True})
-    assert erased.get_json() == {"placeholders": 1, "removed": 1, "labels": 0}
+    # created + approved for each comment, and author.trusted.
+    assert erased.get_json() == {"placeholders": 1, "removed": 1, "labels": 0,
+                                 "events_scrubbed": 5}
+    with app.app_context():
+        # Nothing in the webhook outbox quotes the text or the name any more, including
+        # the comment.deleted events of the erasure itself.
+        payloads = [json.dumps(e.payload) for e in db.session.scalars(select(Event))
+                    if e.subject_id != str(reply["id"])]  # the replier is an "Ann" too
+        assert any('"status": "deleted"' in p and '"[erased]"' in p for p in payloads)
+        assert not [p for p in payloads if CLEAN in p or "nobody answers" in p or '"Ann"' in p]
+        assert db.session.scalar(select(func.count()).select_from(CheckResult).where(
+            CheckResult.comment_id == mine["id"])) == 0
     thread = client.get("/api/v1/sites/demo/comments?article=story-1").get_json()
     assert thread["article"]["approved_count"] == 1
     assert thread["comments"][0]["deleted"] is True
@@ -639,7 +655,7 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
         assert db.session.get(Comment, lonely["id"]) is None
     audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
                        headers=admin).get_json()["items"]
-    assert [e["action"] for e in audit] == ["author.erased", "author.exported"]
+    assert [e["action"] for e in audit] == ["author.erased", "author.trusted", "author.exported"]
 
 
 def test_an_erased_newest_comment_id_is_never_handed_out_again(
