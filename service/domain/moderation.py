@@ -206,6 +206,9 @@ def decide_comment(session: Session, comment: Comment, action: str, actor: Actor
     if comment.flagged_at is not None:
         comment.flagged_at = None
         changed = True
+    # The reports were reviewed: they no longer count, or one more report would put the
+    # comment straight back (and, with hide_flagged, hide it again).
+    comment.flag_count = 0
     return changed
 
 

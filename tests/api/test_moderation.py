@@ -433,6 +433,16 @@ def test_reports_from_one_address_count_once(client: FlaskClient, app: Flask,
     assert (flagged[0]["flag_count"], flagged[0]["status"]) == (2, "held")
     assert [(f["reason"], f["counted"]) for f in flagged[0]["flags"]] == [
         ("abuse", True), ("abuse", False), ("abuse", False), ("spam", False), ("hate", True)]
+    # The moderator keeps it up: the reviewed reports stop counting, so one new report does
+    # not hide it again; a reader who reported before the review does not count twice.
+    client.post(f"/api/v1/moderation/comments/{comment_id}/decision",
+                headers=auth(keys["mod"]), json={"action": "approve"})
+    for address in ("192.0.2.9", "192.0.2.10"):
+        client.post(url, json={"reason": "other"}, environ_base={"REMOTE_ADDR": address})
+    with app.app_context():
+        comment = db.session.get(Comment, comment_id)
+        assert (comment.flag_count, comment.flagged_at, comment.status) == (
+            1, None, CommentStatus.APPROVED)
 
 
 def test_an_edit_does_not_release_a_comment_hidden_by_reader_reports(
