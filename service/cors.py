@@ -72,9 +72,13 @@ def add_headers(response: Response) -> Response:
     if origin and request.path in SITE_INDEPENDENT:
         response.headers["Access-Control-Allow-Origin"] = "*"  # static, no credentials
         return response
-    if not origin or not _is_public():
+    if not _is_public():
         return response
+    # Also on answers to requests without Origin: a shared cache must not hand a copy
+    # without the CORS headers to the widget (it would fail), nor one with them to others.
     response.vary.add("Origin")
+    if not origin:
+        return response
     site = _site_of_request()
     if site is None or not site.allows_origin(origin):
         return response

@@ -442,6 +442,11 @@ def test_cors_only_for_the_sites_origins(client: FlaskClient) -> None:
     ok = client.get("/api/v1/sites/demo/counts?article=a", headers=allowed)
     assert ok.headers["Access-Control-Allow-Origin"] == "http://localhost:8000"
     assert "Origin" in ok.headers["Vary"]
+    # Cacheable by shared caches, so the copy for a request without Origin varies too.
+    for path in ("/api/v1/sites/demo/counts?article=a", "/api/v1/sites/demo/comments?article=a"):
+        plain = client.get(path)
+        assert "public" in plain.headers["Cache-Control"]
+        assert "Origin" in plain.headers.get("Vary", ""), path
     assert "Access-Control-Allow-Origin" not in client.get(
         "/api/v1/sites/demo/counts?article=a", headers=foreign).headers
     preflight = client.options(SUBMIT, headers={
