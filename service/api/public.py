@@ -143,7 +143,7 @@ class Comments(MethodView):
         g.cors_site = site
         page = thread_page(db.session, site.id, args["article"], sort=args["sort"],
                            cursor=args["cursor"], limit=args["limit"] or _settings().page_size,
-                           render=_render)
+                           render=_render, close_after_days=site.close_after_days)
         return _cacheable(page.body, page.etag)
 
     @limiter.limit(_submit_limit, exempt_when=_submit_limit_off)

@@ -97,12 +97,14 @@ class SiteView:
 
     id: str
     allowed_origins: tuple[str, ...]
+    close_after_days: int | None = None
 
     def allows_origin(self, origin: str) -> bool:
         return origin_allowed(self.allowed_origins, origin)
 
 
-_SITE_VIEW = select(Site.id, Site.allowed_origins).where(Site.id == bindparam("site_id"))
+_SITE_VIEW = select(Site.id, Site.allowed_origins, Site.close_after_days).where(
+    Site.id == bindparam("site_id"))
 
 
 def site_view(session: Session, site_id: str) -> SiteView:
@@ -115,7 +117,7 @@ def site_view(session: Session, site_id: str) -> SiteView:
     row = session.connection().execute(_SITE_VIEW, {"site_id": site_id}).first()
     if row is None:
         raise NotFound(f"no site {site_id!r}")
-    view = SiteView(row.id, tuple(row.allowed_origins or ()))
+    view = SiteView(row.id, tuple(row.allowed_origins or ()), row.close_after_days)
     views[site_id] = (now, view)
     return view
 

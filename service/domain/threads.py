@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import ARRAY, String, any_, bindparam, or_, select
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from service.dbpool import single_read
 from service.domain.errors import DomainError
 from service.domain.pagecache import PageCache
-from service.models import Article, Comment, CommentStatus
+from service.models import Article, Comment, CommentStatus, utcnow
 
 SORTS = ("oldest", "newest")
 MAX_COUNT_KEYS = 100
@@ -78,18 +79,38 @@ class ArticleHeader(Protocol):
     is_open: bool
     approved_count: int
     thread_version: str
+    created_at: datetime | None
 
 
 _ARTICLE = select(Article.id, Article.key, Article.url, Article.title, Article.is_open,
-                  Article.approved_count, Article.thread_version).where(
+                  Article.approved_count, Article.thread_version, Article.created_at).where(
     Article.site_id == bindparam("site_id"), Article.key == bindparam("key"))
 
 
+@dataclass(frozen=True)
+class Openness:
+    """Whether an article takes comments now: its own flag, and the site's
+    ``close_after_days`` counted from its first comment (the submit path's rule)."""
+
+    is_open: bool
+    closes_at: datetime | None
+
+    @classmethod
+    def of(cls, is_open: bool, created_at: datetime | None,
+           close_after_days: int | None) -> Openness:
+        if close_after_days is None or created_at is None:
+            return cls(is_open, None)
+        closes_at = created_at + timedelta(days=close_after_days)
+        return cls(is_open and utcnow() <= closes_at, closes_at)
+
+
 def thread_page(session: Session, site_id: str, article_key: str, *, sort: str,
-                cursor: str | None, limit: int, render: Callable[[Any], bytes]) -> Page:
+                cursor: str | None, limit: int, render: Callable[[Any], bytes],
+                close_after_days: int | None = None) -> Page:
     """The thread page as JSON bytes, from the cache when the thread has not changed.
 
-    One query (the article and its version) on a hit; three on a miss.
+    One query (the article and its version) on a hit; three on a miss. Whether the
+    article is open is part of the page's key: closing by age changes no version.
     """
     after = Cursor.decode(cursor, sort) if cursor else None
     # A prebuilt Core statement for the one query of a cache hit (no ORM entity to build),
@@ -100,20 +121,23 @@ def thread_page(session: Session, site_id: str, article_key: str, *, sort: str,
     if article is None:
         # Not commented on yet: an empty thread, not an error (every new article starts so).
         doc = {"article": {"key": article_key, "url": None, "title": None, "is_open": True,
-                           "approved_count": 0}, "comments": [], "next_cursor": None}
+                           "closes_at": None, "approved_count": 0},
+               "comments": [], "next_cursor": None}
         return Page(render(doc), "t0")
-    key = (article.id, article.thread_version, sort, cursor or "", limit)
+    openness = Openness.of(article.is_open, article.created_at, close_after_days)
+    key = (article.id, article.thread_version, sort, cursor or "", limit, openness)
     page_of = hashlib.blake2b(repr(key[2:]).encode(), digest_size=6).hexdigest()
     etag = f"t{article.id}-{article.thread_version}-{page_of}"
     body = PAGES.get(key)
     if body is None:
-        body = render(approved_thread(session, article, sort=sort, after=after, limit=limit))
+        body = render(approved_thread(session, article, sort=sort, after=after, limit=limit,
+                                      openness=openness))
         PAGES.put(key, body)
     return Page(body, etag)
 
 
 def approved_thread(session: Session, article: ArticleHeader, *, sort: str, after: Cursor | None,
-                    limit: int) -> dict[str, Any]:
+                    limit: int, openness: Openness | None = None) -> dict[str, Any]:
     # A root is listed if it is approved or an approved reply hangs below it (a removed
     # root then shows as a placeholder): its replies are counted, so they must be shown.
     # Roots nothing would be shown of are not read, so they take no place on a page.
@@ -155,18 +179,21 @@ def approved_thread(session: Session, article: ArticleHeader, *, sort: str, afte
         ).all()
 
     return {
-        "article": article_summary(article),
+        "article": article_summary(article, openness),
         "comments": _nest(roots, replies),
         "next_cursor": Cursor(sort, roots[-1].id).encode() if has_more else None,
     }
 
 
-def article_summary(article: Article) -> dict[str, Any]:
+def article_summary(article: Article | ArticleHeader,
+                    openness: Openness | None = None) -> dict[str, Any]:
+    openness = openness or Openness(article.is_open, None)
     return {
         "key": article.key,
         "url": article.url,
         "title": article.title,
-        "is_open": article.is_open,
+        "is_open": openness.is_open,
+        "closes_at": openness.closes_at.isoformat() if openness.closes_at else None,
         "approved_count": article.approved_count,
     }
 

@@ -71,7 +71,11 @@ class ArticleSchema(Schema):
     key = fields.Str(required=True)
     url = fields.Str(allow_none=True)
     title = fields.Str(allow_none=True)
-    is_open = fields.Bool(required=True)
+    is_open = fields.Bool(required=True, metadata={
+        "description": "takes comments now: not closed by a moderator, nor past closes_at"})
+    closes_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the site's close_after_days closes it (counted from the first "
+                       "comment); null when the site sets no limit"})
     approved_count = fields.Int(required=True)
 
 

@@ -340,6 +340,43 @@ def test_unknown_site_and_closed_article(client: FlaskClient, app: Flask) -> Non
     assert row_counts(app) == before
 
 
+def test_an_article_closed_by_age_says_so_in_its_thread(client: FlaskClient, app: Flask,
+                                                        keys: dict[str, str]) -> None:
+    """The widget shows the form when the thread says ``is_open``: a site's
+    close_after_days must close it there too, not only at the submit (a 409)."""
+    from datetime import timedelta
+
+    from service.models import utcnow
+    from tests.api.conftest import auth
+
+    first = submit(client, article="ageing")
+    assert first.status_code == 202
+    approve_all(app)
+    fresh = client.get(SUBMIT, query_string={"article": "ageing"})
+    assert (fresh.get_json()["article"]["is_open"], fresh.get_json()["article"]["closes_at"]) \
+        == (True, None)
+    assert client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                        json={"close_after_days": 7}).status_code == 200
+    with app.app_context():
+        article = db.session.scalars(select(Article).where(Article.key == "ageing")).one()
+        created = utcnow() - timedelta(days=6)
+        article.created_at = created
+        db.session.commit()
+    week = client.get(SUBMIT, query_string={"article": "ageing"}).get_json()["article"]
+    assert week["is_open"] is True
+    assert week["closes_at"] == (created + timedelta(days=7)).isoformat()
+    with app.app_context():
+        article = db.session.scalars(select(Article).where(Article.key == "ageing")).one()
+        article.created_at = utcnow() - timedelta(days=8)  # no thread version change
+        db.session.commit()
+    aged = client.get(SUBMIT, query_string={"article": "ageing"},
+                      headers={"If-None-Match": fresh.headers["ETag"]})
+    assert aged.status_code == 200, "a cached page must not keep saying open"
+    assert aged.get_json()["article"]["is_open"] is False
+    assert len(aged.get_json()["comments"]) == 1
+    assert submit(client, article="ageing").status_code == 409
+
+
 def test_reply_must_be_on_same_article_and_within_depth(client: FlaskClient, app: Flask,
                                                         settings: Any) -> None:
     parent = submit(client, article="one").get_json()
@@ -515,7 +552,7 @@ def test_thread_of_an_article_nobody_commented_on_is_empty(client: FlaskClient) 
     assert response.status_code == 200
     assert response.get_json() == {
         "article": {"key": "brand-new", "url": None, "title": None, "is_open": True,
-                    "approved_count": 0},
+                    "closes_at": None, "approved_count": 0},
         "comments": [], "next_cursor": None}
 
 
