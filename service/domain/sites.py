@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.security import new_token, token_digest
 from service.models import ApiKey, AuditEntry, ModerationMode, Role, Site, utcnow
-from service.models.site import origin_allowed
+from service.models.site import normalize_origin, origin_allowed
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-ORIGIN = re.compile(r"^https?://[^/\s?#]+/?$")
+ORIGIN = re.compile(r"^https?://[^/\s?#]+/?$", re.IGNORECASE)
 
 # How long a web process trusts its copy of a site for public reads (existence and CORS
 # origins). Shared caches may already serve those reads this stale (s-maxage=5).
@@ -25,6 +25,11 @@ SITE_CACHE_SECONDS = 5.0
 
 DEMO_SITE = "demo"
 DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
+
+
+def _origins(origins: list[str]) -> list[str]:
+    """Stored as browsers send them (``https://News.Example:443`` would never match), once."""
+    return list(dict.fromkeys(normalize_origin(o) for o in origins))
 
 
 def create_site(session: Session, site_id: str, origins: list[str], *,
@@ -40,7 +45,7 @@ def create_site(session: Session, site_id: str, origins: list[str], *,
         raise DomainError(f"mode is one of auto, manual, post; not {mode!r}") from None
     if session.get(Site, site_id) is not None:
         raise Conflict(f"site {site_id!r} already exists")
-    site = Site(id=site_id, name=name or site_id, allowed_origins=[o.rstrip("/") for o in origins],
+    site = Site(id=site_id, name=name or site_id, allowed_origins=_origins(origins),
                 mode=moderation_mode, hold_threshold=0.5, reject_threshold=0.9,
                 auto_create_articles=True, settings={}, flag_threshold=3, hide_flagged=False,
                 hold_first_time_authors=False, edit_window_seconds=600, blocked_words=[],
@@ -143,7 +148,7 @@ def update_site(session: Session, site: Site, changes: dict[str, Any], actor_id:
         if name == "mode":
             value = ModerationMode(value)
         if name == "allowed_origins":
-            value = [o.rstrip("/") for o in value]
+            value = _origins(value)
         old = getattr(site, name)
         if old != value:
             diff[name] = [_plain(old), _plain(value)]

@@ -55,6 +55,22 @@ class Site(Base):
         return origin_allowed(self.allowed_origins or (), origin)
 
 
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def normalize_origin(origin: str) -> str:
+    """An origin as a browser sends it: scheme and host in lower case, no default port,
+    no trailing slash (``https://News.Example:443/`` -> ``https://news.example``)."""
+    scheme, sep, rest = origin.strip().rstrip("/").partition("://")
+    if not sep:
+        return origin.strip().rstrip("/")
+    scheme, host = scheme.lower(), rest.lower()
+    name, colon, port = host.rpartition(":")  # "[::1]" gives port "1]": never a default
+    if colon and _DEFAULT_PORTS.get(scheme) == port:
+        host = name
+    return f"{scheme}://{host}"
+
+
 def origin_allowed(allowed: Iterable[str], origin: str) -> bool:
-    """The one rule for CORS and posting: exact origins, a trailing slash ignored."""
-    return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
+    """The one rule for CORS and posting: the same origin once both are normalised."""
+    return normalize_origin(origin) in {normalize_origin(o) for o in allowed}

@@ -41,12 +41,12 @@ class SitePolicyFields(StrictSchema):
     hold_threshold = threshold()
     reject_threshold = threshold()
     auto_create_articles = fields.Bool()
-    max_depth = fields.Int(allow_none=True, validate=validate.Range(0, 20))
-    flag_threshold = fields.Int(validate=validate.Range(1, 1000))
+    max_depth = fields.Int(strict=True, allow_none=True, validate=validate.Range(0, 20))
+    flag_threshold = fields.Int(strict=True, validate=validate.Range(1, 1000))
     hide_flagged = fields.Bool()
     hold_first_time_authors = fields.Bool()
-    close_after_days = fields.Int(allow_none=True, validate=validate.Range(1, 36500))
-    edit_window_seconds = fields.Int(validate=validate.Range(0, 7 * 86400))
+    close_after_days = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 36500))
+    edit_window_seconds = fields.Int(strict=True, validate=validate.Range(0, 7 * 86400))
 
     @validates_schema
     def thresholds_in_order(self, data: dict[str, object], **_: object) -> None:

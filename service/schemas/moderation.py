@@ -186,7 +186,7 @@ class SimulateSchema(StrictSchema):
     site = fields.Str(load_default=None, validate=validate.Length(1, 64))
     text = fields.Str(required=True, validate=validate.Length(1, 100_000))
     parent_text = fields.Str(load_default=None, allow_none=True)
-    author = fields.Int(load_default=None, allow_none=True, validate=ID_RANGE,
+    author = fields.Int(strict=True, load_default=None, allow_none=True, validate=ID_RANGE,
                         metadata={"description": "judge as if this author posted it"})
 
 

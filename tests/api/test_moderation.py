@@ -548,6 +548,21 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
     assert created.get_json()["reject_threshold"] == 0.8
     assert client.post("/api/v1/admin/sites", headers=operator, json={
         "id": "new", "allowed_origins": ["https://n.example"]}).status_code == 409
+    # Stored as a browser sends them, or posts from https://cased.example would be refused.
+    cased = client.post("/api/v1/admin/sites", headers=operator, json={
+        "id": "cased", "allowed_origins": ["HTTPS://Cased.Example:443/", "https://cased.example",
+                                           "http://cased.example:8080"]})
+    assert cased.get_json()["allowed_origins"] == ["https://cased.example",
+                                                   "http://cased.example:8080"]
+    posted = client.post("/api/v1/sites/cased/comments", headers={
+        "Origin": "https://cased.example"}, json={"article": "a", "body": "Fine words."})
+    assert posted.status_code == 202, posted.get_json()
+    # Integers are integers: 0.5 s of edit window is not 0 (no editing at all).
+    for field, value in (("edit_window_seconds", 0.5), ("max_depth", 3.9),
+                         ("flag_threshold", 2.5), ("close_after_days", "7")):
+        answer = client.patch("/api/v1/admin/sites/cased", headers=operator,
+                              json={field: value})
+        assert (field, answer.status_code) == (field, 422)
     for bad in ({"id": "Bad!", "allowed_origins": ["https://x.example"]},
                 {"id": "ok", "allowed_origins": []},
                 {"id": "ok", "allowed_origins": ["https://x.example/path"]},

@@ -217,7 +217,8 @@ def test_an_edit_while_the_checks_run_is_not_decided_on_the_old_text(
     monkeypatch.setattr(pipeline, "run_checks", checks)
     with app.app_context():
         decision = moderate(db.session, doc["id"], max_attempts=5)
-        assert decision is not None and decision.status == CommentStatus.REJECTED
+        assert decision is not None
+        assert decision.status == CommentStatus.REJECTED
     thread = client.get(SUBMIT, query_string={"article": "edit-race"}).get_json()
     assert thread["comments"] == []
     with app.app_context():
