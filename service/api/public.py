@@ -154,7 +154,8 @@ class Comments(MethodView):
                       "article, or replies nested too deep")
     @blp.alt_response(404, description="Unknown site, or unknown article on a site that "
                       "does not create articles on first comment")
-    @blp.alt_response(409, description="Comments closed, a reply to a removed comment, or an "
+    @blp.alt_response(409, description="Comments closed, a reply to a comment that is not "
+                      "published (waiting, held, removed or deleted), or an "
                       "Idempotency-Key used for another comment")
     @blp.doc(parameters=[_TOKEN_OPTIONAL, _IDEMPOTENCY_KEY])
     def post(self, args: dict[str, Any], site_id: str) -> tuple[dict[str, Any], int]:

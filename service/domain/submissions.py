@@ -612,11 +612,13 @@ def _parent_for(connection: Connection, article: StoredArticle, parent_id: int |
     if parent is None or parent.article_id != article.id:
         raise DomainError("the parent comment is not on this article",
                           fields={"parent_id": ["No such comment on this article."]})
-    if parent.status in {CommentStatus.DELETED, CommentStatus.REJECTED, CommentStatus.SPAM}:
-        raise Conflict("the parent comment cannot be replied to")
     if parent.depth + 1 > max_depth:
         raise DomainError(f"replies nest at most {max_depth} deep",
                           fields={"parent_id": [f"Replies nest at most {max_depth} deep."]})
+    if parent.status != CommentStatus.APPROVED:
+        # Only what readers can see takes replies: a reply under a held (hidden), waiting,
+        # removed or deleted comment would bring it back as a placeholder in the thread.
+        raise Conflict("the parent comment is not published, so it cannot be replied to")
     return parent
 
 

@@ -170,6 +170,7 @@ def test_a_root_comment_on_postgresql_is_two_statements(client: FlaskClient, app
             assert created.payload["data"]["comment"]["author_id"] == comment.author_id
             assert created.payload["data"]["article"]["key"] == "story-1"
     # A reply takes its id from the same sequence, after the ids the reads took.
+    approve_all(app)
     reply = submit(client, body="A reply.", parent_id=same["id"]).get_json()
     assert reply["id"] > stranger["id"]
 
@@ -179,8 +180,10 @@ def test_submit_stores_comment_audit_and_event_with_thread_ids(client: FlaskClie
     """The submit path writes with prebuilt statements: check the rows it leaves."""
     first = submit(client, body="A root comment.").get_json()
     second = submit(client, body="Another root.").get_json()
+    approve_all(app)  # replies go under published comments
     reply = submit(client, body="A reply.", parent_id=first["id"], author_name="Ann B.",
                    headers={"X-Author-Token": first["author_token"]}).get_json()
+    approve_all(app)
     nested = submit(client, body="Deeper.", parent_id=reply["id"]).get_json()
     assert reply["author_token"] == first["author_token"]
     with app.app_context():
@@ -191,19 +194,18 @@ def test_submit_stores_comment_audit_and_event_with_thread_ids(client: FlaskClie
         assert rows[reply["id"]].author_id == rows[first["id"]].author_id
         assert rows[reply["id"]].author.display_name == "Ann B."
         assert rows[nested["id"]].author_id != rows[first["id"]].author_id
-        comment = rows[first["id"]]
+        comment = rows[nested["id"]]
         assert comment.status == CommentStatus.PENDING
         assert comment.enqueued_at is not None
         assert comment.checked_at is None
-        assert comment.html == "<p>A root comment.</p>"
+        assert comment.html == "<p>Deeper.</p>"
         audits = db.session.scalars(select(AuditEntry).where(
             AuditEntry.action == "comment.created").order_by(AuditEntry.id)).all()
         assert [(a.subject_id, a.to_status, a.actor_type, a.actor_id) for a in audits] == [
             (str(d["id"]), "pending", "author", str(rows[d["id"]].author_id))
             for d in (first, second, reply, nested)]
         event = db.session.scalars(select(Event).where(
-            Event.subject_id == str(reply["id"]))).one()
-        assert event.type == "comment.created"
+            Event.subject_id == str(reply["id"]), Event.type == "comment.created")).one()
         assert event.payload["data"]["comment"]["parent_id"] == first["id"]
         assert event.payload["data"]["comment"]["author_name"] == "Ann B."
         assert event.payload["data"]["article"]["key"] == "story-1"
@@ -385,6 +387,7 @@ def test_reply_must_be_on_same_article_and_within_depth(client: FlaskClient, app
     assert "parent_id" in other.get_json()["error"]["fields"]
     parent_id = parent["id"]
     for _ in range(settings.max_depth):
+        approve_all(app)
         reply = submit(client, article="one", body="deeper", parent_id=parent_id)
         assert reply.status_code == 202
         parent_id = reply.get_json()["id"]
@@ -429,6 +432,30 @@ def test_idempotency_key_replays_the_same_comment(client: FlaskClient, app: Flas
     assert anonymous_retry.status_code == 409  # its token was not derived from the key
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Comment)) == 2
+
+
+def test_only_a_published_comment_takes_replies(client: FlaskClient, app: Flask) -> None:
+    """A reply under a held (hidden), waiting or removed comment would bring it back into
+    the thread as a placeholder; the widget offers Reply on published comments only."""
+    from service.domain.lifecycle import Actor, transition
+
+    statuses = [CommentStatus.PENDING, CommentStatus.HELD, CommentStatus.REJECTED,
+                CommentStatus.SPAM, CommentStatus.DELETED, CommentStatus.APPROVED]
+    ids = [submit(client, body=f"Root number {i}.").get_json()["id"]
+           for i in range(len(statuses))]
+    with app.app_context():
+        for comment_id, status in zip(ids, statuses, strict=True):
+            if status != CommentStatus.PENDING:
+                transition(db.session, db.session.get(Comment, comment_id), status,
+                           Actor("moderator", "test"))
+        db.session.commit()
+    before = row_counts(app)
+    answers = {str(status): submit(client, body="A reply.", parent_id=comment_id)
+               for comment_id, status in zip(ids[:-1], statuses[:-1], strict=True)}
+    assert {k: (a.status_code, a.get_json()["error"]["code"]) for k, a in answers.items()} \
+        == dict.fromkeys(answers, (409, "conflict"))
+    assert row_counts(app) == before
+    assert submit(client, body="A reply.", parent_id=ids[-1]).status_code == 202
 
 
 def test_a_site_max_depth_of_zero_allows_no_replies(client: FlaskClient, app: Flask) -> None:
