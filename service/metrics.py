@@ -47,7 +47,7 @@ class ModerationCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from service.extensions import db
-        from service.models import Comment, Event, utcnow
+        from service.models import Comment, CommentStatus, Event, utcnow
 
         with self.app.app_context():
             comments = GaugeMetricFamily("warden_comments", "Comments by site and status",
@@ -60,7 +60,9 @@ class ModerationCollector(Collector):
             yield comments
             backlog, oldest = db.session.execute(
                 select(func.count(), func.min(Comment.created_at))
-                .where(Comment.checked_at.is_(None))
+                # What the worker and the sweep wait on: a comment deleted while waiting
+                # is never checked, and would count (and age) for ever.
+                .where(Comment.checked_at.is_(None), Comment.status != CommentStatus.DELETED)
             ).one()
             yield GaugeMetricFamily("warden_moderation_backlog",
                                     "Comments whose checks have not finished", value=backlog)

@@ -59,8 +59,19 @@ def own_comment(session: Session, comment_id: int, token: str) -> Comment:
 
 def _check_window(comment: Comment, site: Site) -> None:
     if utcnow() - comment.created_at > timedelta(seconds=site.edit_window_seconds):
-        minutes = site.edit_window_seconds // 60
-        raise EditWindowClosed(f"comments can be changed for {minutes} minutes after posting")
+        raise EditWindowClosed(f"comments can be changed for {_duration(site.edit_window_seconds)}"
+                               " after posting")
+
+
+def _duration(seconds: int) -> str:
+    """``600`` -> "10 minutes", ``90`` -> "90 seconds", ``0`` -> "0 seconds"."""
+    if seconds % 3600 == 0 and seconds >= 3600:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    if seconds % 60 == 0 and seconds >= 60:
+        minutes = seconds // 60
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def edit_comment(session: Session, comment: Comment, body: str, *, max_body_chars: int) -> None:
@@ -119,6 +130,8 @@ def awaits_review(comment: Comment) -> bool:
 
 
 def delete_comment(session: Session, comment: Comment) -> None:
+    if comment.status == CommentStatus.DELETED:
+        return  # idempotent, inside the window or after it
     site = session.get(Site, comment.site_id)
     assert site is not None
     _check_window(comment, site)

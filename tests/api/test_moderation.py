@@ -497,7 +497,8 @@ def test_an_edit_of_a_comment_the_checks_held_is_checked_again(
         "status"] == "approved"
 
 
-def test_edit_and_delete_own_comment(client: FlaskClient, app: Flask) -> None:
+def test_edit_and_delete_own_comment(client: FlaskClient, app: Flask,
+                                     keys: dict[str, str]) -> None:
     doc = submit(client, body=CLEAN).get_json()
     token = {"X-Author-Token": doc["author_token"]}
     decide_all(app)
@@ -532,6 +533,20 @@ def test_edit_and_delete_own_comment(client: FlaskClient, app: Flask) -> None:
                          headers={"X-Author-Token": reply["author_token"]})
     assert late.status_code == 409
     assert late.get_json()["error"]["code"] == "edit_window_closed"
+    assert late.get_json()["error"]["message"] == (
+        "comments can be changed for 10 minutes after posting")
+    with app.app_context():
+        comment = db.session.get(Comment, int(url.rsplit("/", 1)[1]))
+        comment.created_at = datetime.now(UTC) - timedelta(hours=1)
+        db.session.commit()
+    # Deleting what is deleted already changes nothing, also after the window.
+    assert client.delete(url, headers=token).status_code == 204
+    client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                 json={"edit_window_seconds": 30})
+    short = client.patch(f"/api/v1/comments/{reply['id']}", json={"body": "Changed."},
+                         headers={"X-Author-Token": reply["author_token"]})
+    assert short.get_json()["error"]["message"] == (
+        "comments can be changed for 30 seconds after posting")
 
 
 def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,

@@ -17,9 +17,14 @@ pytestmark = pytest.mark.usefixtures("demo_site")
 def test_metrics_expose_traffic_and_moderation_state(client: FlaskClient, app: Flask) -> None:
     submit(client)
     submit(client, body="You are a worthless idiot, shut your stupid mouth you moron.")
+    regretted = submit(client, body="Posted in haste.").get_json()
     client.get("/api/v1/sites/demo/counts?article=story-1")
     before = client.get("/metrics").get_data(as_text=True)
-    assert "warden_moderation_backlog 2.0" in before
+    assert "warden_moderation_backlog 3.0" in before
+    # Deleted by its author before the checks ran: nothing waits on it any more.
+    assert client.delete(f"/api/v1/comments/{regretted['id']}", headers={
+        "X-Author-Token": regretted["author_token"]}).status_code == 204
+    assert "warden_moderation_backlog 2.0" in client.get("/metrics").get_data(as_text=True)
     decide_all(app)
     text = client.get("/metrics").get_data(as_text=True)
     assert 'warden_comments{site="demo",status="approved"} 1.0' in text
