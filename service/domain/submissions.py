@@ -409,7 +409,7 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
             )
         )
         if earlier is not None:
-            return _replay(session, earlier, client, text, secret_key)
+            return _replay(session, earlier, data, client, text, secret_key)
 
     body = text.body
     if not body:
@@ -551,12 +551,14 @@ def _comment_values(site: Site | SitePolicy, article: StoredArticle, parent: Row
     }
 
 
-def _replay(session: Session, earlier: Comment, client: ClientInfo, text: Rendered,
-            secret_key: str | None) -> Accepted:
-    """The earlier answer for a retried submit: same key, same text, same author. A reader
-    whose first answer was lost has no token yet; the key (a secret only that browser
-    holds) derives it again when the earlier submit derived it too."""
-    if earlier.fingerprint != text.fingerprint:
+def _replay(session: Session, earlier: Comment, data: Submission, client: ClientInfo,
+            text: Rendered, secret_key: str | None) -> Accepted:
+    """The earlier answer for a retried submit: same key, same place, same text, same
+    author. A reader whose first answer was lost has no token yet; the key (a secret only
+    that browser holds) derives it again when the earlier submit derived it too."""
+    same_place = (earlier.article.key == data.article.strip()
+                  and earlier.parent_id == data.parent_id)
+    if earlier.fingerprint != text.fingerprint or not same_place:
         raise Conflict("this Idempotency-Key was already used for a different comment")
     token = client.author_token
     if token is None and secret_key and client.idempotency_key:

@@ -423,6 +423,10 @@ def test_idempotency_key_replays_the_same_comment(client: FlaskClient, app: Flas
     other_author = submit(client, headers={"Idempotency-Key": "k-1",
                                            "X-Author-Token": "at_someone-else"})
     assert other_author.status_code == 409
+    # The same text elsewhere is another comment: not the retry of this one.
+    token = {"Idempotency-Key": "k-1", "X-Author-Token": first["author_token"]}
+    assert submit(client, article="story-2", headers=token).status_code == 409
+    assert submit(client, parent_id=first["id"], headers=token).status_code == 409
     # A returning reader's own token is kept; the key then derives nothing.
     known = submit(client, body="From a known reader.",
                    headers={"Idempotency-Key": "k-2", "X-Author-Token": first["author_token"]})
