@@ -403,11 +403,7 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
     """
     text = rendered or render_submission(data, max_body_chars)
     if client.idempotency_key:
-        earlier = session.scalar(
-            select(Comment).where(
-                Comment.site_id == site.id, Comment.idempotency_key == client.idempotency_key
-            )
-        )
+        earlier = _with_key(session, site.id, client.idempotency_key)
         if earlier is not None:
             return _replay(session, earlier, data, client, text, secret_key)
 
@@ -440,7 +436,19 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
     values = _comment_values(site, article, parent, name, text, client, data, now)
     values["b_root_id"] = parent.root_id if parent else None  # None: the comment's own id
     values["author_id"] = author_id
-    comment_id, author_id = _insert_comment(connection, values, new_author)
+    if client.idempotency_key:
+        # Retries sent at the same time race to be first: the unique key (and the token it
+        # derives) lets one insert win; the others answer with its comment.
+        try:
+            with connection.begin_nested():
+                comment_id, author_id = _insert_comment(connection, values, new_author)
+        except IntegrityError:
+            earlier = _with_key(session, site.id, client.idempotency_key)
+            if earlier is None:
+                raise
+            return _replay(session, earlier, data, client, text, secret_key)
+    else:
+        comment_id, author_id = _insert_comment(connection, values, new_author)
     new = _NewComment(id=comment_id, site_id=site.id, parent_id=values["parent_id"],
                       status=CommentStatus.PENDING, author_name=values["author_name"],
                       author_id=author_id, body=body, html=values["html"], created_at=now)
@@ -549,6 +557,11 @@ def _comment_values(site: Site | SitePolicy, article: StoredArticle, parent: Row
         "flag_count": 0,
         "flagged_at": None,
     }
+
+
+def _with_key(session: Session, site_id: str, key: str) -> Comment | None:
+    return session.scalar(select(Comment).where(Comment.site_id == site_id,
+                                                Comment.idempotency_key == key))
 
 
 def _replay(session: Session, earlier: Comment, data: Submission, client: ClientInfo,

@@ -174,3 +174,30 @@ def test_a_bulk_moderator_and_a_batch_claim_take_comment_rows_in_one_order(
     assert not thread.is_alive(), "the batch never finished"
     assert not errors, f"the batch failed: {errors[0]!r}"
     assert leased == [low, high]
+
+
+def test_simultaneous_retries_with_one_idempotency_key_get_the_first_comment(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    """A browser retrying a submit it thinks was lost, several times at once: one insert
+    wins the unique key, and every retry answers with that comment and its token."""
+    ready = threading.Barrier(6)
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def retry() -> None:
+        browser = app.test_client()
+        ready.wait(timeout=10)
+        answer = browser.post(SUBMIT, headers={"Idempotency-Key": "retried-at-once"},
+                              json={"article": "race-story", "author_name": "Reader",
+                                    "body": "Sent again and again on a bad connection."})
+        answers.append((answer.status_code, answer.get_json()))
+
+    threads = [threading.Thread(target=retry) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [status for status, _ in answers] == [202] * 6, answers
+    assert len({doc["id"] for _, doc in answers}) == 1
+    assert len({doc["author_token"] for _, doc in answers}) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
