@@ -326,6 +326,48 @@ def test_redeliver_one_and_a_range(client: FlaskClient, app: Flask,
                            headers=auth(keys["admin"])).status_code == 422, bad
 
 
+def test_redelivering_a_range_sends_what_a_disabled_endpoint_missed(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """The fan-out serves enabled endpoints only, so events of the time an endpoint was
+    off got no delivery for it at all; "redeliver what it missed" must create them."""
+    from service.domain.webhooks.deliveries import fan_out
+
+    def event_row(type_: str) -> str:
+        with app.app_context():
+            event = Event(id=f"evt_{uuid.uuid4().hex}", site_id="demo", type=type_,
+                          subject_id="1", payload={"type": type_, "timestamp": "t", "data": {}})
+            db.session.add(event)
+            db.session.commit()
+            fan_out(db.session)
+            return event.id
+
+    admin = auth(keys["admin"])
+    endpoint_id = create(client, keys["admin"]).get_json()["id"]  # comment.* only
+    assert client.patch(f"{BASE}/{endpoint_id}", json={"enabled": False},
+                        headers=admin).status_code == 200
+    missed = [event_row("comment.created"), event_row("comment.approved")]
+    event_row("author.banned")  # not an event this endpoint takes
+    with app.app_context():
+        assert db.session.scalars(select(Delivery)).all() == []
+    path = f"{BASE}/{endpoint_id}/redeliver"
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert client.post(path, json={"since": since}, headers=admin).status_code == 409
+    assert client.patch(f"{BASE}/{endpoint_id}", json={"enabled": True},
+                        headers=admin).status_code == 200
+    succeeded_only = client.post(path, json={"since": since, "status": "succeeded"},
+                                 headers=admin).get_json()
+    assert succeeded_only["redelivered"] == 0  # never delivered is not a success
+    sent = client.post(path, json={"since": since}, headers=admin).get_json()
+    assert (sent["redelivered"], sent["more"]) == (2, False)
+    with app.app_context():
+        rows = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        assert [(d.id, d.event_id, d.status) for d in rows] == [
+            (i, e, DeliveryStatus.PENDING) for i, e in zip(sent["delivery_ids"], missed,
+                                                           strict=True)]
+    again = client.post(path, json={"since": since}, headers=admin).get_json()
+    assert again["redelivered"] == 0
+
+
 def test_delete_removes_endpoint_and_its_deliveries(client: FlaskClient, app: Flask,
                                                     keys: dict[str, str]) -> None:
     endpoint_id = create(client, keys["admin"]).get_json()["id"]
