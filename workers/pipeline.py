@@ -20,7 +20,6 @@ from service.models import (
     CheckResult,
     Comment,
     CommentStatus,
-    ModerationMode,
     Site,
     TrustLevel,
     utcnow,
@@ -261,8 +260,6 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int,
                         .order_by(Article.id).with_for_update())
         session.execute(select(Author.id).where(Author.id.in_({c.author_id for c in comments}))
                         .order_by(Author.id).with_for_update())
-    sites = {site.id: site for site in session.scalars(
-        select(Site).where(Site.id.in_({c.site_id for c in comments})))}
     now = utcnow()
     results = [{"comment_id": comment.id, "check_name": verdict.check,
                 "check_version": verdict.version, "score": verdict.score,
@@ -275,14 +272,14 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int,
     with batched_counters(session):
         for comment in comments:
             decision, outcome = decisions[comment.id]
-            site = sites[comment.site_id]
             # The checks decide a waiting comment, and may pull back one published at once
-            # (post-moderation). Anything else was put where it is by someone else: a
-            # held comment waits for a human whatever its new scores. A moderator who
-            # decided first set checked_at, so their comments are never claimed here.
-            undecided = comment.status == CommentStatus.PENDING or (
-                comment.status == CommentStatus.APPROVED and site.mode == ModerationMode.POST
-            )
+            # (post-moderation): an approved comment claimed here was never checked, and
+            # only post-moderation publishes one so; whatever the site's mode is now (a
+            # switch from post to auto must not leave it public unchecked). Anything else
+            # was put where it is by someone else: a held comment waits for a human
+            # whatever its new scores; a moderator who decided set checked_at, so their
+            # comments are never claimed here.
+            undecided = comment.status in (CommentStatus.PENDING, CommentStatus.APPROVED)
             if undecided:
                 transition(session, comment, decision.status,
                            Actor.system(decision.decided_by), decision.reason,

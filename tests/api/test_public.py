@@ -34,12 +34,14 @@ def decide_all(app: Flask) -> None:
 
 
 def approve_all(app: Flask) -> None:
+    """What a moderator's approval does: the status, and the checks owe it nothing more."""
     from service.domain.lifecycle import Actor, transition
 
     with app.app_context():
         for comment in db.session.scalars(select(Comment)
                                           .where(Comment.status != CommentStatus.APPROVED)):
             transition(db.session, comment, CommentStatus.APPROVED, Actor("moderator", "test"))
+            comment.checked_at = comment.checked_at or comment.created_at
         db.session.commit()
 
 
@@ -502,6 +504,28 @@ def test_post_and_manual_modes(client: FlaskClient, app: Flask) -> None:
         assert db.session.get(Comment, held["id"]).status == CommentStatus.HELD
         assert db.session.get(Comment, published["id"]).status == CommentStatus.APPROVED
     assert client.get("/api/v1/sites/demo/counts?article=p").get_json()["counts"]["p"] == 1
+
+
+def test_a_switch_from_post_to_auto_still_checks_what_post_published(
+        client: FlaskClient, app: Flask) -> None:
+    """Published at once under post-moderation, not yet checked when the site switches to
+    auto: the checks must still be able to pull it back (they looked at the site's mode
+    now, and left it public)."""
+    with app.app_context():
+        db.session.get(Site, "demo").mode = "post"
+        db.session.commit()
+    published = submit(client, article="switch",
+                       body="You are a worthless idiot, shut your stupid mouth you moron.")
+    assert published.get_json()["status"] == "approved"
+    with app.app_context():
+        db.session.get(Site, "demo").mode = "auto"
+        db.session.commit()
+    decide_all(app)
+    with app.app_context():
+        assert db.session.get(Comment, published.get_json()["id"]).status == (
+            CommentStatus.REJECTED)
+    assert client.get("/api/v1/sites/demo/counts?article=switch").get_json()["counts"] == {
+        "switch": 0}
 
 
 def test_cors_only_for_the_sites_origins(client: FlaskClient) -> None:
