@@ -111,6 +111,9 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": False,  # only a 429 gets them (service.errors)
         "RATELIMIT_SWALLOW_ERRORS": True,  # a Redis blip must not turn submits into 500s
+        # ... nor switch the limits off: with Redis away each process counts on its own
+        # (logged by flask-limiter, shown by /readyz) until Redis answers again.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify
+import redis
+from flask import Blueprint, Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
@@ -52,6 +53,25 @@ def readyz() -> ResponseReturnValue:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     checks["broker"] = "ok" if broker_reachable() else "unreachable"
     ready = all(v == "ok" for v in checks.values())
+    # Not a reason to take the process out of service (every process would go at once):
+    # the limits fall back to per-process counters, and this says so.
+    checks["rate_limits"] = _rate_limit_storage()
     return jsonify({"status": "ok" if ready else "unavailable", "checks": checks}), (
         200 if ready else 503
     )
+
+
+def _rate_limit_storage() -> str:
+    settings = current_app.config["WARDEN"]
+    if not settings.redis_url:
+        return "ok (per process: no WARDEN_REDIS_URL)"
+    try:
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1,
+                                      socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return f"degraded: Redis unreachable ({type(exc).__name__}), counting per process"
+    return "ok"

@@ -576,6 +576,25 @@ def test_rate_limit_on_submit(app: Flask, settings: Any) -> None:
         db.engine.dispose()
 
 
+def test_rate_limits_hold_when_their_redis_is_away(app: Flask, settings: Any) -> None:
+    """Redis for the shared counters unreachable: each process counts on its own (the
+    limits were silently off), and /readyz says so without taking the process out."""
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    away = create_app(replace(settings, rate_limit_submit="2/minute",
+                              redis_url="redis://127.0.0.1:1/0"))  # nothing listens there
+    client = away.test_client()
+    answers = [submit(client, body=f"Remark {i}.") for i in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"]["rate_limits"].startswith("degraded: Redis unreachable")
+    with away.app_context():
+        db.engine.dispose()
+
+
 def test_openapi_and_docs(client: FlaskClient) -> None:
     spec = client.get("/openapi.json").get_json()
     paths = spec["paths"]
@@ -599,7 +618,9 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["checks"] == {"database": "ok", "broker": "ok"}
+    checks = ready.get_json()["checks"]
+    assert (checks["database"], checks["broker"]) == ("ok", "ok")
+    assert checks["rate_limits"].startswith("ok")
 
 
 def test_thread_of_an_article_nobody_commented_on_is_empty(client: FlaskClient) -> None:
