@@ -286,16 +286,24 @@ def ban_author(session: Session, author: Author, actor: Actor, reason: str | Non
                remove_pending: bool) -> int:
     """Ban: later comments are rejected; optionally the waiting ones go now. Returns how
     many waiting comments were rejected."""
-    author.banned_at = author.banned_at or utcnow()
-    author.ban_reason = reason
     removed = 0
+    waiting: list[Comment] = []
     if remove_pending:
-        waiting = session.scalars(select(Comment).where(
+        # The comments first, the author row after (its UPDATE below): the order every
+        # writer keeps (comment, article, author), or a worker batch holding one of these
+        # comments and wanting the author deadlocks with the ban.
+        ids = session.scalars(select(Comment.id).where(
             Comment.author_id == author.id, Comment.status.in_([S.PENDING, S.HELD]))
             .order_by(Comment.id).with_for_update()).all()
-        for comment in waiting:
-            removed += transition(session, comment, S.REJECTED, actor,
-                                  f"author banned: {reason or 'no reason given'}")
+        if ids:
+            waiting = list(session.scalars(select(Comment).where(Comment.id.in_(ids))
+                                           .order_by(Comment.id)
+                                           .execution_options(populate_existing=True)))
+    author.banned_at = author.banned_at or utcnow()
+    author.ban_reason = reason
+    for comment in waiting:
+        removed += transition(session, comment, S.REJECTED, actor,
+                              f"author banned: {reason or 'no reason given'}")
     _audit_author(session, author, "author.banned", actor, reason,
                   {"removed_pending": removed})
     return removed

@@ -201,3 +201,37 @@ def test_simultaneous_retries_with_one_idempotency_key_get_the_first_comment(
     assert len({doc["author_token"] for _, doc in answers}) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
+
+
+def test_a_ban_and_a_worker_batch_do_not_deadlock(app: Flask, client: FlaskClient,
+                                                  demo_site: str) -> None:
+    """The batch holds the comment (its claim) and then wants the author row (the
+    counters); the ban must queue behind the comment instead of updating the author
+    first."""
+    answer = submit(client)
+    with app.app_context():
+        author_id = db.session.get(Comment, answer["id"]).author_id
+
+    def ban(started: threading.Event) -> None:
+        with app.app_context():
+            author = mod.get_author(db.session, author_id, None)
+            started.set()
+            mod.ban_author(db.session, author, MODERATOR, "spam run", remove_pending=True)
+            db.session.commit()
+
+    with app.app_context(), Session(db.engine) as batch:
+        batch.execute(text("SET lock_timeout = '10s'"))
+        batch.execute(text("UPDATE comments SET checked_at = now() WHERE id = :id"),
+                      {"id": answer["id"]})
+        thread, errors = start_in_background(ban)
+        thread.join(1.5)  # the ban reaches its first lock (deadlock_timeout is 1 s)
+        batch.execute(text("SELECT id FROM authors WHERE id = :id FOR UPDATE"),
+                      {"id": author_id})
+        batch.commit()
+    thread.join(15)
+    assert not thread.is_alive(), "the ban never finished"
+    assert not errors, f"the ban failed: {errors[0]!r}"
+    with app.app_context():
+        assert db.session.get(Author, author_id).banned_at is not None
+        assert db.session.get(Comment, answer["id"]).status == CommentStatus.REJECTED
+    counters_match(app)
