@@ -312,3 +312,23 @@ def test_reads_that_write_are_not_refused_while_others_write(
         assert answer.status_code == 200, answer.get_json()
     with app.app_context():
         assert db.session.scalar(select(Comment.user_agent)) == "other writer"
+
+
+def test_metrics_still_answer_while_the_database_is_down(app: Flask, settings: object) -> None:
+    """The request counters matter most during an outage; the scrape must not fail with
+    the database gauges."""
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    down = create_app(replace(settings, database_url=(  # type: ignore[type-var]
+        "postgresql+psycopg://postgres@127.0.0.1:1/unreachable?connect_timeout=1")))
+    client = down.test_client()
+    assert client.get("/api/v1/sites/demo/counts?article=a").status_code == 503
+    scraped = client.get("/metrics")
+    assert scraped.status_code == 200
+    text = scraped.get_data(as_text=True)
+    assert "warden_database_up 0.0" in text
+    assert "warden_http_requests_total" in text
+    assert "warden_moderation_backlog" not in text
+    assert "warden_database_up 1.0" in app.test_client().get("/metrics").get_data(as_text=True)
