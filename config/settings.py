@@ -60,7 +60,8 @@ def _float(lo: float, hi: float) -> Callable[[str, str], float]:
 
 
 _RATE_LIMIT = re.compile(
-    r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*$", re.IGNORECASE
+    r"^\s*(\d+)\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?\s*$",
+    re.IGNORECASE,
 )
 
 
@@ -70,10 +71,14 @@ def _rate_limit(name: str, raw: str) -> str:
     if value.lower() == "off":
         return "off"
     parts = [p for p in re.split(r"[;,]", value) if p.strip()]
-    if not parts or not all(_RATE_LIMIT.match(p) for p in parts):
+    matches = [_RATE_LIMIT.match(p) for p in parts]
+    if not parts or not all(matches):
         raise SettingsError(
             f"{PREFIX}{name}: expected e.g. '5/minute;100/day' or 'off', got {raw!r}"
         )
+    if any(int(m.group(1)) == 0 for m in matches if m):
+        raise SettingsError(f"{PREFIX}{name}: a limit of 0 refuses every request; "
+                            f"use 'off' for no limit (got {raw!r})")
     return value
 
 

@@ -44,6 +44,8 @@ def test_values_are_coerced(tmp_path: Path) -> None:
     ("DATABASE_URL", "mysql://db/warden"),
     ("BROKER_URL", "kafka://x"),
     ("RATE_LIMIT_SUBMIT", "lots"),
+    ("RATE_LIMIT_SUBMIT", "0/minute"),  # refuses everything; "off" is the way to say none
+    ("RATE_LIMIT_FLAG", "10/minute;0/day"),
     ("MAX_BODY_CHARS", "0"),
     ("LOG_LEVEL", "chatty"),
     ("SECRET_KEY", "short"),
