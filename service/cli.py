@@ -41,7 +41,24 @@ def _database() -> Iterator[Any]:
             database.engine.dispose()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """A database that does not answer is one line for the operator, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InterfaceError) as exc:
+            where = os.environ.get("WARDEN_DATABASE_URL", "").strip()
+            shown = make_url(where).render_as_string(hide_password=True) if where else \
+                "the embedded SQLite database"
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise click.ClickException(f"cannot use {shown}: {reason}") from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Comment Warden: comment moderation service.
 

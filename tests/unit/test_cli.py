@@ -66,3 +66,18 @@ def test_bad_setting_fails_at_start_naming_it(runner: CliRunner,
     result = runner.invoke(main, ["db", "upgrade"])
     assert result.exit_code != 0
     assert "WARDEN_PORT" in result.output
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(
+        runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARDEN_DATABASE_URL",
+                       "postgresql+psycopg://warden:s3cret@127.0.0.1:1/warden")
+    for command in (["db", "upgrade"], ["sites", "create", "news", "--origin",
+                                        "https://news.example"]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith(
+            "Error: cannot use postgresql+psycopg://warden:***@127.0.0.1:1/warden: ")
+        assert "s3cret" not in result.output
+        assert "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1
