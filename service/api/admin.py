@@ -203,21 +203,22 @@ class ArticleView(MethodView):
     @blp.response(200, ArticleAdminSchema)
     @blp.doc(**AUTH)
     def patch(self, args: dict[str, Any], site_id: str, article_id: int) -> Article:
-        """Open or close an article for comments (audited)."""
+        """Open or close an article for comments, fix its title or URL (audited)."""
         _site(site_id)
         article = db.session.get(Article, article_id)
         if article is None or article.site_id != site_id:
             raise NotFound(f"no article {article_id} on site {site_id!r}")
-        before = {"is_open": article.is_open, "title": article.title}
-        article.is_open = args["is_open"]
-        if "title" in args:
-            article.title = args["title"]
-        article.thread_version = new_thread_version()  # the thread shows both: new page
+        fields = ("is_open", "title", "url")
+        before = {name: getattr(article, name) for name in fields}
+        for name in fields:
+            if name in args:
+                setattr(article, name, args[name])
+        article.thread_version = new_thread_version()  # the thread shows them: new page
         db.session.add(AuditEntry(site_id=site_id, subject_type="article",
                                   subject_id=str(article.id), action="article.updated",
                                   actor_type="admin", actor_id=_actor_id(),
                                   details={"before": before, "after": {
-                                      "is_open": article.is_open, "title": article.title}}))
+                                      name: getattr(article, name) for name in fields}}))
         db.session.commit()
         return article
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Integer,
@@ -595,6 +596,16 @@ def _client_signals(data: Submission) -> dict[str, Any]:
     return signals
 
 
+def _own_url(site: Site | SitePolicy, url: str | None) -> str | None:
+    """The first comment names the article's URL (the widget sends the page's): kept only
+    on one of the site's own origins, so nobody can point the thread, the webhooks, the
+    moderators' queue and Akismet's permalink at a page elsewhere. An admin can set it."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return url if site.allows_origin(f"{parts.scheme}://{parts.netloc}") else None
+
+
 def _article_for(session: Session, connection: Connection, site: Site | SitePolicy,
                  data: Submission) -> StoredArticle:
     key = data.article.strip()
@@ -612,7 +623,7 @@ def _article_for(session: Session, connection: Connection, site: Site | SitePoli
             # session.connection(), not ``connection``: the SAVEPOINT is emitted when the
             # nested transaction first asks for its connection.
             return StoredArticle(*session.connection().execute(_INSERT_ARTICLE, {
-                "site_id": site.id, "key": key, "url": data.article_url,
+                "site_id": site.id, "key": key, "url": _own_url(site, data.article_url),
                 "title": data.article_title, "approved_count": 0, "is_open": True}).one())
     except IntegrityError:
         return StoredArticle(*connection.execute(_ARTICLE, {"site_id": site.id,

@@ -135,8 +135,17 @@ class ArticlePageSchema(Schema):
 
 
 class ArticlePatchSchema(StrictSchema):
-    is_open = fields.Bool(required=True)
+    is_open = fields.Bool()
     title = fields.Str(allow_none=True, validate=validate.Length(max=300))
+    url = fields.Url(allow_none=True, validate=validate.Length(max=2048),
+                     schemes={"http", "https"}, metadata={
+                         "description": "the article's page (a first comment's article_url "
+                                        "is kept only on one of the site's origins)"})
+
+    @validates_schema
+    def something_to_change(self, data: dict[str, object], **_: object) -> None:
+        if not data:
+            raise ValidationError("send at least one of is_open, title, url")
 
 
 class AuthorExportSchema(Schema):

@@ -605,12 +605,27 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
     assert client.delete(f"/api/v1/admin/keys/{made['id']}", headers=admin).status_code == 200
     assert client.get("/api/v1/moderation/comments", headers=auth(made["key"])).status_code \
         == 401
-    submit(client, article="to-close")
+    # The first comment names the article's page: kept only on the site's own origins.
+    submit(client, article="to-close", article_url="https://evil.example/phish",
+           article_title="Fake headline")
     article = client.get("/api/v1/admin/sites/demo/articles", headers=admin).get_json()[
         "items"][0]
-    closed = client.patch(f"/api/v1/admin/sites/demo/articles/{article['id']}", headers=admin,
-                          json={"is_open": False})
+    assert (article["key"], article["url"]) == ("to-close", None)
+    submit(client, article="own-page", article_url="http://localhost:8000/news/own-page")
+    own = [a for a in client.get("/api/v1/admin/sites/demo/articles", headers=admin)
+           .get_json()["items"] if a["key"] == "own-page"]
+    assert own[0]["url"] == "http://localhost:8000/news/own-page"
+    path = f"/api/v1/admin/sites/demo/articles/{article['id']}"
+    fixed = client.patch(path, headers=admin, json={
+        "url": "http://localhost:8000/news/to-close", "title": "The real headline"})
+    assert (fixed.get_json()["url"], fixed.get_json()["title"], fixed.get_json()["is_open"]) \
+        == ("http://localhost:8000/news/to-close", "The real headline", True)
+    assert client.patch(path, headers=admin, json={}).status_code == 422
+    assert client.patch(path, headers=admin, json={"url": "javascript:alert(1)"}).status_code \
+        == 422
+    closed = client.patch(path, headers=admin, json={"is_open": False})
     assert closed.get_json()["is_open"] is False
+    assert closed.get_json()["title"] == "The real headline"
     assert submit(client, article="to-close").status_code == 409
     audit = client.get("/api/v1/moderation/audit?subject_type=site",
                        headers=admin).get_json()["items"]

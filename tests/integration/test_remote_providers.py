@@ -58,7 +58,7 @@ def web(stack: Stack, fake: FakeProviders) -> Iterator[Flask]:
 def submit(app: Flask, body: str = CLEAN, author: str = "Ann") -> int:
     answer = app.test_client().post("/api/v1/sites/demo/comments", json={
         "article": "story", "author_name": author, "body": body,
-        "article_url": "https://news.example/story"})
+        "article_url": "http://localhost:8000/story"})
     assert answer.status_code == 202, answer.get_json()
     return answer.get_json()["id"]
 
@@ -99,7 +99,7 @@ def test_akismet_spam_is_marked_spam_and_a_hanging_provider_still_ends(
     assert PERSPECTIVE_KEY not in worker.log_path.read_text()
     sent = fake.received("/1.1/comment-check")[0].form
     assert sent["user_ip"] == "127.0.0.1"
-    assert sent["permalink"] == "https://news.example/story"
+    assert sent["permalink"] == "http://localhost:8000/story"
     assert fake.violations == []
 
 
