@@ -137,6 +137,7 @@ class SiteInfo(MethodView):
 class Comments(MethodView):
     @blp.arguments(ThreadQuerySchema, location="query")
     @blp.response(200, ThreadSchema)
+    @blp.alt_response(304, description="Unchanged since the ETag sent in If-None-Match")
     def get(self, args: dict[str, Any], site_id: str) -> Response:
         """The article's approved comments, threaded; roots paginated by cursor."""
         site = site_view(db.session, site_id)
@@ -208,6 +209,7 @@ class Comments(MethodView):
 class Counts(MethodView):
     @blp.arguments(CountsQuerySchema, location="query")
     @blp.response(200, CountsSchema)
+    @blp.alt_response(304, description="Unchanged since the ETag sent in If-None-Match")
     def get(self, args: dict[str, Any], site_id: str) -> Response:
         """Approved comment counts for many articles in one request."""
         site = site_view(db.session, site_id)
