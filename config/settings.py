@@ -154,6 +154,8 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "PORT": (_int(1, 65535), "port the web process binds"),
     "WEB_WORKERS": (_int(1, 64), "gunicorn worker processes"),
     "WEB_THREADS": (_int(1, 64), "threads per gunicorn worker"),
+    "TRUSTED_PROXIES": (_int(0, 5), "reverse proxies in front of the web process whose "
+                        "X-Forwarded-For/-Proto are believed (0: none, the peer is the reader)"),
     "WORKER_CONCURRENCY": (_int(1, 64), "Celery worker processes"),
     "MAX_BODY_CHARS": (_int(1, 100_000), "longest comment body, in characters"),
     "MAX_REQUEST_BYTES": (_int(1024, 10_000_000), "largest request body accepted"),
@@ -208,6 +210,7 @@ class Settings:
     port: int = 8000
     web_workers: int = 2
     web_threads: int = 4
+    trusted_proxies: int = 0
     worker_concurrency: int = 2
     max_body_chars: int = 5000
     max_request_bytes: int = 64 * 1024

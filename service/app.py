@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import Settings
@@ -52,6 +53,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseIdConverter
     app.config.update(_flask_config(settings))
     app.config["WARDEN"] = settings
+    if settings.trusted_proxies:
+        # Behind a reverse proxy the peer is the proxy: every reader would share one
+        # address (one rate-limit bucket, one report). Believe that many hops, no more.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)

@@ -54,8 +54,9 @@ class _Commands(click.Group):
             where = os.environ.get("WARDEN_DATABASE_URL", "").strip()
             shown = make_url(where).render_as_string(hide_password=True) if where else \
                 "the embedded SQLite database"
-            reason = str(exc.orig or exc).strip().splitlines()[0]
-            raise click.ClickException(f"cannot use {shown}: {reason}") from None
+            lines = str(exc.orig or exc).strip().splitlines()
+            reason = lines[0] if lines else type(exc.orig or exc).__name__
+            raise click.ClickException(f"database {shown}: {reason}") from None
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,6 +8,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
+from service.domain.security import client_network
 from service.models.base import Base
 from service.schemas.errors import ErrorSchema
 
@@ -21,4 +22,11 @@ class WardenApi(Api):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = WardenApi()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def reader_network() -> str:
+    """Rate limits count per IPv4 address, or per IPv6 /64 (one reader holds a whole one)."""
+    return client_network(get_remote_address())
+
+
+limiter = Limiter(key_func=reader_network, default_limits=[])

@@ -16,12 +16,14 @@ from gunicorn import util
 # many articles with long keys needs the room. Longer lines get a JSON 414.
 limit_request_line = 8190
 
-_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long",
+_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 500: "internal_error",
           431: "headers_too_large", 417: "expectation_failed", 501: "not_implemented"}
 
 
 def _write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's ``write_error`` with the API's ``{"error": {code, message}}`` body."""
+    if status_int == 400 and mesg.startswith("Request Line is too large"):
+        status_int, reason = 414, "URI Too Long"  # gunicorn releases that answered 400
     if status_int >= 500 and status_int != 501:
         message = "The server could not handle the request."  # its details are in the log
     else:

@@ -246,7 +246,10 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int,
     # checked by the run the edit sent.
     claimed = set(session.scalars(
         update(Comment).where(Comment.id.in_(ids), Comment.checked_at.is_(None),
-                              Comment.lease_until == leased_until)
+                              Comment.lease_until == leased_until,
+                              # Deleted meanwhile (by its author, or erased): nothing to
+                              # record, and its check reasons would quote the text.
+                              Comment.status != CommentStatus.DELETED)
         .values(checked_at=utcnow(), lease_until=None).returning(Comment.id)
         .execution_options(synchronize_session=False)))
     if not claimed:

@@ -66,8 +66,9 @@ def _rate_limit_storage() -> str:
     if not settings.redis_url:
         return "ok (per process: no WARDEN_REDIS_URL)"
     try:
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1,
-                                      socket_timeout=1)
+        # Short: a probe must not hang on a blackholed Redis.
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.25,
+                                      socket_timeout=0.25)
         try:
             client.ping()
         finally:

@@ -30,6 +30,7 @@ from service.models import (
 )
 
 ERASED_NAME = "[erased]"
+ERASED_REASON = "author data erased"
 
 
 def export_author(session: Session, author: Author) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
         comment.referrer = None
         comment.client_signals = {}
         if comment.status != CommentStatus.DELETED:
-            transition(session, comment, CommentStatus.DELETED, actor, "author data erased")
+            transition(session, comment, CommentStatus.DELETED, actor, ERASED_REASON)
         has_replies = session.scalar(select(exists().where(reply.parent_id == comment.id)))
         if remove_unreplied and not has_replies:
             session.delete(comment)
@@ -124,6 +125,9 @@ def scrub_events(session: Session, author: Author, comment_ids: list[int]) -> in
         data = payload.get("data") or {}
         if isinstance(data.get("comment"), dict):
             data["comment"].update(body="", html="", author_name=ERASED_NAME)
+            if data["comment"].get("status_reason") not in (None, ERASED_REASON):
+                # The checks' reasons quote words of the text ("words: ...").
+                data["comment"]["status_reason"] = ERASED_NAME
         if isinstance(data.get("author"), dict) and "display_name" in data["author"]:
             data["author"]["display_name"] = ERASED_NAME
         if payload != event.payload:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,10 +29,28 @@ def token_digest(token: str) -> str:
 
 
 def hash_ip(address: str | None, secret_key: str) -> str | None:
-    """Keyed hash so stored addresses can be compared but not reversed by dictionary."""
+    """Keyed hash so stored addresses can be compared but not reversed by dictionary.
+
+    IPv6 addresses are grouped by their /64 (``client_network``): one reader holds a whole
+    /64, so counting per address would count nothing for the velocity check and reports.
+    """
     if not address:
         return None
-    return hmac.new(secret_key.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
+    network = client_network(address)
+    return hmac.new(secret_key.encode(), network.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_network(address: str) -> str:
+    """The unit a reader is counted by: the IPv4 address, or the IPv6 /64 it is in."""
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 def hash_email(email: str | None) -> str | None:

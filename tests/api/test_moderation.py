@@ -697,6 +697,12 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
                     if e.subject_id != str(reply["id"])]  # the replier is an "Ann" too
         assert any('"status": "deleted"' in p and '"[erased]"' in p for p in payloads)
         assert not [p for p in payloads if CLEAN in p or "nobody answers" in p or '"Ann"' in p]
+        # Check reasons in earlier events quote words of the text: those go too.
+        reasons = {e.payload["data"]["comment"]["status_reason"]
+                   for e in db.session.scalars(select(Event).where(
+                       Event.type.startswith("comment."),
+                       Event.subject_id.in_([str(mine["id"]), str(lonely["id"])])))}
+        assert reasons <= {None, "[erased]", "author data erased"}, reasons
         assert db.session.scalar(select(func.count()).select_from(CheckResult).where(
             CheckResult.comment_id == mine["id"])) == 0
     thread = client.get("/api/v1/sites/demo/comments?article=story-1").get_json()

@@ -228,3 +228,29 @@ def test_an_edit_while_the_checks_run_is_not_decided_on_the_old_text(
     assert [tuple(row) for row in trail] == [
         ("comment.created", "author"), ("comment.edited", "author"),
         ("comment.rejected", "system")]
+
+
+def test_a_comment_deleted_while_the_checks_run_gets_no_scores(
+        client: FlaskClient, app: Flask, demo_site: str, monkeypatch: Any) -> None:
+    """Deleted (or erased) while its batch runs: the batch must not claim it, or it writes
+    check results whose reasons quote the text that was just removed."""
+    import workers.pipeline as pipeline
+
+    answer = client.post(SUBMIT, json={"article": "delete-race", "author_name": "Reader",
+                                       "body": TOXIC})
+    assert answer.status_code == 202, answer.get_json()
+    doc = answer.get_json()
+    checks = pipeline.run_checks
+
+    def delete_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        outcomes = checks(*args, **kwargs)
+        assert client.delete(f"/api/v1/comments/{doc['id']}", headers={
+            "X-Author-Token": doc["author_token"]}).status_code == 204
+        return outcomes
+
+    monkeypatch.setattr(pipeline, "run_checks", delete_meanwhile)
+    with app.app_context():
+        assert moderate(db.session, doc["id"], max_attempts=5) is None
+        comment = db.session.get(Comment, doc["id"])
+        assert comment.status == CommentStatus.DELETED
+        assert comment.check_results == []

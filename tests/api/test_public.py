@@ -345,7 +345,8 @@ def test_unknown_site_and_closed_article(client: FlaskClient, app: Flask) -> Non
 
 
 def test_an_article_closed_by_age_says_so_in_its_thread(client: FlaskClient, app: Flask,
-                                                        keys: dict[str, str]) -> None:
+                                                        keys: dict[str, str],
+                                                        monkeypatch: Any) -> None:
     """The widget shows the form when the thread says ``is_open``: a site's
     close_after_days must close it there too, not only at the submit (a 409)."""
     from datetime import timedelta
@@ -366,15 +367,18 @@ def test_an_article_closed_by_age_says_so_in_its_thread(client: FlaskClient, app
         created = utcnow() - timedelta(days=6)
         article.created_at = created
         db.session.commit()
-    week = client.get(SUBMIT, query_string={"article": "ageing"}).get_json()["article"]
+    week_page = client.get(SUBMIT, query_string={"article": "ageing"})
+    week = week_page.get_json()["article"]
     assert week["is_open"] is True
     assert week["closes_at"] == (created + timedelta(days=7)).isoformat()
-    with app.app_context():
-        article = db.session.scalars(select(Article).where(Article.key == "ageing")).one()
-        article.created_at = utcnow() - timedelta(days=8)  # no thread version change
-        db.session.commit()
+    # Two days on: nothing in the database changes, so neither does the thread's version.
+    later = utcnow() + timedelta(days=2)
+    import service.domain.submissions as submissions
+    import service.domain.threads as threads
+    monkeypatch.setattr(threads, "utcnow", lambda: later)
+    monkeypatch.setattr(submissions, "utcnow", lambda: later)
     aged = client.get(SUBMIT, query_string={"article": "ageing"},
-                      headers={"If-None-Match": fresh.headers["ETag"]})
+                      headers={"If-None-Match": week_page.headers["ETag"]})
     assert aged.status_code == 200, "a cached page must not keep saying open"
     assert aged.get_json()["article"]["is_open"] is False
     assert len(aged.get_json()["comments"]) == 1
@@ -573,6 +577,38 @@ def test_rate_limit_on_submit(app: Flask, settings: Any) -> None:
     assert blocked.headers["X-RateLimit-Remaining"] == "0"
     assert int(blocked.headers["X-RateLimit-Reset"]) > time.time()
     with limited.app_context():
+        db.engine.dispose()
+
+
+def test_behind_a_trusted_proxy_readers_are_told_apart(app: Flask, settings: Any) -> None:
+    """Behind a reverse proxy every request comes from the proxy: without
+    WARDEN_TRUSTED_PROXIES all readers share one rate-limit bucket and one address."""
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    proxied = create_app(replace(settings, rate_limit_submit="1/minute", trusted_proxies=1))
+    client = proxied.test_client()
+
+    def via_proxy(reader: str, n: int) -> Any:
+        return submit(client, body=f"Remark {n}.", headers={"X-Forwarded-For": reader})
+
+    answers = [via_proxy("203.0.113.1", 1), via_proxy("203.0.113.2", 2),
+               via_proxy("203.0.113.1", 3),
+               via_proxy("2001:db8:5:6::1", 4), via_proxy("2001:db8:5:6::2", 5)]
+    # One per reader per minute; an IPv6 reader is its /64.
+    assert [a.status_code for a in answers] == [202, 202, 429, 202, 429]
+    with proxied.app_context():
+        hashes = db.session.scalars(select(Comment.ip_hash).order_by(Comment.id)).all()
+        db.engine.dispose()
+    assert len(hashes) == 3
+    assert len(set(hashes)) == 3
+    direct = create_app(replace(settings, rate_limit_submit="1/minute"))
+    plain = direct.test_client()
+    ignored = [submit(plain, body=f"Plain {n}.", headers={"X-Forwarded-For": f"198.51.100.{n}"})
+               for n in range(2)]
+    assert [a.status_code for a in ignored] == [202, 429]  # the header is not believed
+    with direct.app_context():
         db.engine.dispose()
 
 

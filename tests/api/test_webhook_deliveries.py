@@ -113,11 +113,16 @@ def test_fan_out_once_to_matching_enabled_endpoints(session: Session, box: Secre
     [event_id] = session.scalars(select(Event.id)).all()
 
     new_ids = fan_out(session)
-    rows = session.scalars(select(Delivery)).all()
+    rows = session.scalars(select(Delivery).where(
+        Delivery.status == DeliveryStatus.PENDING)).all()
     assert sorted(new_ids) == sorted(d.id for d in rows)
     assert {(d.endpoint_id, d.event_id) for d in rows} == {(everything, event_id),
                                                           (created_only, event_id)}
-    assert all(d.status == DeliveryStatus.PENDING and d.next_attempt_at for d in rows)
+    assert all(d.next_attempt_at for d in rows)
+    # The paused endpoint is not sent it; the miss is recorded, to redeliver once enabled.
+    [missed] = session.scalars(select(Delivery).where(Delivery.endpoint_id == paused)).all()
+    assert (missed.event_id, missed.status, missed.next_attempt_at) == (
+        event_id, DeliveryStatus.FAILED, None)
     assert session.get(Event, event_id).dispatched_at is not None
     assert fan_out(session) == []
 
@@ -201,7 +206,7 @@ def test_a_success_clears_the_failure_run(session: Session, box: SecretBox) -> N
 
 
 def test_410_gone_disables_the_endpoint_and_says_why(session: Session, box: SecretBox) -> None:
-    gone_id, _ = add_endpoint(session, box, ["comment.*"])
+    gone_id, _ = add_endpoint(session, box, ["*"])
     watcher_id, _ = add_endpoint(session, box, ["webhook.disabled"])
     add_comment(session)
     add_comment(session, "Another fine and civil comment.")
@@ -223,6 +228,16 @@ def test_410_gone_disables_the_endpoint_and_says_why(session: Session, box: Secr
     assert delivery.endpoint_id == watcher_id
     assert delivery.event.type == "webhook.disabled"
     assert delivery.event.payload["data"]["endpoint"]["id"] == gone_id
+    # Not to the endpoint it names, not even as a missed one to redeliver later.
+    assert session.scalars(select(Delivery.endpoint_id).where(
+        Delivery.event_id == delivery.event_id)).all() == [watcher_id]
+    # Events that come while it is off are recorded as failed for it (redeliverable).
+    add_comment(session, "A third comment, while the endpoint is off.")
+    assert fan_out(session) == []
+    missed = session.scalars(select(Delivery).where(Delivery.endpoint_id == gone_id)
+                             .order_by(Delivery.id.desc())).first()
+    assert (missed.status, missed.tries, missed.last_error) == (
+        DeliveryStatus.FAILED, 0, "endpoint disabled when the event came")
 
 
 def test_an_endpoint_failing_too_long_is_disabled(session: Session, box: SecretBox) -> None:

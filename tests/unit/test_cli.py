@@ -77,7 +77,7 @@ def test_an_unreachable_database_is_one_line_without_the_password(
         result = runner.invoke(main, command)
         assert result.exit_code == 1, result.output
         assert result.output.startswith(
-            "Error: cannot use postgresql+psycopg://warden:***@127.0.0.1:1/warden: ")
+            "Error: database postgresql+psycopg://warden:***@127.0.0.1:1/warden: ")
         assert "s3cret" not in result.output
         assert "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1

@@ -8,12 +8,10 @@ matching; a new event type is added here when code starts emitting it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-from sqlalchemy import ColumnElement, false, or_, true
 
 ALL = "*"
 PING = "ping"  # sent only by an admin's test, to one endpoint; not subscribable
+DISABLED = "webhook.disabled"  # announced to the site's other endpoints, not the one it names
 
 EVENT_TYPES: dict[str, str] = {
     "comment.created": "a reader submitted a comment",
@@ -46,17 +44,6 @@ def _is_known(name: str) -> bool:
         return True
     group, _, rest = name.partition(".")
     return rest == "*" and group in GROUPS
-
-
-def type_filter(subscribed: Iterable[str], column: Any) -> ColumnElement[bool]:
-    """``matches`` as a SQL condition on an event-type column."""
-    wanted = set(subscribed)
-    if ALL in wanted:
-        return true()
-    groups = [w[:-1] for w in wanted if w.endswith(".*")]
-    exact = [w for w in wanted if not w.endswith(".*")]
-    return or_(false(), column.in_(exact), *(column.startswith(g, autoescape=True)
-                                            for g in groups))
 
 
 def matches(subscribed: Iterable[str], event_type: str) -> bool:

@@ -81,7 +81,7 @@ def fan_out(session: Session, *, limit: int = FAN_OUT_BATCH) -> list[int]:
     """Create deliveries for undispatched events; return the new delivery ids (committed)."""
     now = utcnow()
     events = session.execute(
-        select(Event.id, Event.site_id, Event.type)
+        select(Event.id, Event.site_id, Event.type, Event.subject_id)
         .where(Event.dispatched_at.is_(None))
         .order_by(Event.created_at, Event.id)
         .limit(limit)
@@ -90,15 +90,23 @@ def fan_out(session: Session, *, limit: int = FAN_OUT_BATCH) -> list[int]:
     if not events:
         session.commit()
         return []
-    endpoints = _enabled_endpoints(session, {event.site_id for event in events})
-    created = [
-        Delivery(endpoint_id=endpoint.id, event_id=event.id, status=DeliveryStatus.PENDING,
-                 tries=0, next_attempt_at=now, enqueued_at=now)
-        for event in events
-        for endpoint in endpoints.get(event.site_id, [])
-        if catalog.matches(endpoint.event_types, event.type)
-    ]
-    session.add_all(created)
+    endpoints = _endpoints(session, {event.site_id for event in events})
+    created, missed = [], []
+    for event in events:
+        for endpoint in endpoints.get(event.site_id, []):
+            if not catalog.matches(endpoint.event_types, event.type):
+                continue
+            if endpoint.enabled:
+                created.append(Delivery(endpoint_id=endpoint.id, event_id=event.id,
+                                        status=DeliveryStatus.PENDING, tries=0,
+                                        next_attempt_at=now, enqueued_at=now))
+            elif not (event.type == catalog.DISABLED and event.subject_id == str(endpoint.id)):
+                # Not sent, but recorded: "redeliver failed" after re-enabling it sends
+                # what it missed (its own disabling is announced to the others only).
+                missed.append(Delivery(endpoint_id=endpoint.id, event_id=event.id,
+                                       status=DeliveryStatus.FAILED, tries=0,
+                                       last_error="endpoint disabled when the event came"))
+    session.add_all(created + missed)
     session.execute(update(Event)
                     .where(Event.id.in_([event.id for event in events]),
                            Event.dispatched_at.is_(None))
@@ -107,10 +115,10 @@ def fan_out(session: Session, *, limit: int = FAN_OUT_BATCH) -> list[int]:
     return [delivery.id for delivery in created]
 
 
-def _enabled_endpoints(session: Session, site_ids: set[str]) -> dict[str, list[WebhookEndpoint]]:
+def _endpoints(session: Session, site_ids: set[str]) -> dict[str, list[WebhookEndpoint]]:
     by_site: dict[str, list[WebhookEndpoint]] = {}
     for endpoint in session.scalars(select(WebhookEndpoint).where(
-            WebhookEndpoint.site_id.in_(site_ids), WebhookEndpoint.enabled.is_(True))):
+            WebhookEndpoint.site_id.in_(site_ids))):
         by_site.setdefault(endpoint.site_id, []).append(endpoint)
     return by_site
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.domain.errors import Conflict, DomainError, NotFound
@@ -23,7 +23,6 @@ from service.models import (
     AuditEntry,
     Delivery,
     DeliveryStatus,
-    Event,
     WebhookEndpoint,
     utcnow,
 )
@@ -197,8 +196,8 @@ def redeliver_one(session: Session, endpoint: WebhookEndpoint, delivery: Deliver
 def redeliver_range(session: Session, endpoint: WebhookEndpoint, *, since: datetime,
                     until: datetime | None, statuses: list[DeliveryStatus]) -> tuple[list[int],
                                                                                      bool]:
-    """Redeliver the endpoint's finished deliveries created in [since, until), and (with
-    ``failed``) send the events it missed while it was disabled.
+    """Redeliver the endpoint's finished deliveries created in [since, until); events that
+    came while it was disabled have a failed one ("endpoint disabled when the event came").
 
     At most MAX_REDELIVER per call, oldest first; the flag says more matched (call again:
     the ones just redelivered are pending now and no longer match).
@@ -212,36 +211,7 @@ def redeliver_range(session: Session, endpoint: WebhookEndpoint, *, since: datet
     if until is not None:
         query = query.where(Delivery.created_at < until)
     rows = list(session.scalars(query.order_by(Delivery.id).limit(MAX_REDELIVER + 1)))
-    ids = redeliver(session, rows[:MAX_REDELIVER])
-    more = len(rows) > MAX_REDELIVER
-    if DeliveryStatus.FAILED in statuses and not more:
-        missed, more = _missed_events(session, endpoint, since, until,
-                                      MAX_REDELIVER - len(rows))
-        ids += missed
-    return ids, more
-
-
-def _missed_events(session: Session, endpoint: WebhookEndpoint, since: datetime,
-                   until: datetime | None, room: int) -> tuple[list[int], bool]:
-    """Deliveries for the endpoint's events that never got one: fanned out while it was
-    disabled (the fan-out only serves enabled endpoints). Never delivered is failed."""
-    query = (select(Event.id)
-             .where(Event.site_id == endpoint.site_id, Event.dispatched_at.is_not(None),
-                    catalog.type_filter(endpoint.event_types, Event.type),
-                    Event.created_at >= max(since, endpoint.created_at),
-                    ~exists().where(Delivery.event_id == Event.id,
-                                    Delivery.endpoint_id == endpoint.id))
-             .order_by(Event.created_at, Event.id).limit(room + 1))
-    if until is not None:
-        query = query.where(Event.created_at < until)
-    events = list(session.scalars(query))
-    now = utcnow()
-    created = [Delivery(endpoint_id=endpoint.id, event_id=event_id,
-                        status=DeliveryStatus.PENDING, tries=0, next_attempt_at=now,
-                        enqueued_at=now) for event_id in events[:room]]
-    session.add_all(created)
-    session.flush()
-    return [delivery.id for delivery in created], len(events) > room
+    return redeliver(session, rows[:MAX_REDELIVER]), len(rows) > MAX_REDELIVER
 
 
 def _require_enabled(endpoint: WebhookEndpoint) -> None:
