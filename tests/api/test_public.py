@@ -600,6 +600,7 @@ def test_behind_a_trusted_proxy_readers_are_told_apart(app: Flask, settings: Any
     assert [a.status_code for a in answers] == [202, 202, 429, 202, 429]
     with proxied.app_context():
         hashes = db.session.scalars(select(Comment.ip_hash).order_by(Comment.id)).all()
+        db.session.remove()  # its connection back to the pool, which dispose then closes
         db.engine.dispose()
     assert len(hashes) == 3
     assert len(set(hashes)) == 3
