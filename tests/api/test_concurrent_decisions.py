@@ -69,6 +69,13 @@ def start_in_background(work: Callable[[threading.Event], None]
     return thread, errors
 
 
+def finished(thread: threading.Thread, errors: list[BaseException], who: str) -> None:
+    """The background work ended (no deadlock left it hanging) and did not fail."""
+    thread.join(15)
+    assert not thread.is_alive(), f"{who} never finished"
+    assert not errors, f"{who} failed: {errors[0]!r}"
+
+
 def counters_match(app: Flask) -> None:
     with app.app_context():
         stored = dict(db.session.execute(select(Article.id, Article.approved_count)).all())
@@ -134,9 +141,7 @@ def test_a_moderator_and_a_worker_batch_on_one_comment_do_not_deadlock(
         assert comment is not None
         transition(batch, comment, CommentStatus.APPROVED, Actor.system("toxicity"), "clean")
         batch.commit()
-    thread.join(15)
-    assert not thread.is_alive(), "the moderator never finished"
-    assert not errors, f"the moderator failed: {errors[0]!r}"
+    finished(thread, errors, "the moderator")
     with app.app_context():
         final = db.session.get(Comment, comment_id)
         assert final is not None
@@ -170,9 +175,7 @@ def test_a_bulk_moderator_and_a_batch_claim_take_comment_rows_in_one_order(
         moderator.execute(text("SELECT id FROM comments WHERE id = :id FOR UPDATE"),
                           {"id": high})
         moderator.commit()
-    thread.join(15)
-    assert not thread.is_alive(), "the batch never finished"
-    assert not errors, f"the batch failed: {errors[0]!r}"
+    finished(thread, errors, "the batch")
     assert leased == [low, high]
 
 
@@ -228,9 +231,7 @@ def test_a_ban_and_a_worker_batch_do_not_deadlock(app: Flask, client: FlaskClien
         batch.execute(text("SELECT id FROM authors WHERE id = :id FOR UPDATE"),
                       {"id": author_id})
         batch.commit()
-    thread.join(15)
-    assert not thread.is_alive(), "the ban never finished"
-    assert not errors, f"the ban failed: {errors[0]!r}"
+    finished(thread, errors, "the ban")
     with app.app_context():
         assert db.session.get(Author, author_id).banned_at is not None
         assert db.session.get(Comment, answer["id"]).status == CommentStatus.REJECTED
