@@ -512,9 +512,14 @@ def _submit_in_one_statement(session: Session, site: SitePolicy, data: Submissio
                     session)
 
 
+class CommentsClosed(Conflict):
+    code = "comments_closed"
+
+
 def _check_open(site: Site | SitePolicy, article: StoredArticle) -> None:
     if not article.is_open or _too_old(site, article):
-        raise Conflict(f"comments are closed on {article.key!r}")
+        # No key in the message: readers see it, and a key may be a long URL.
+        raise CommentsClosed("comments are closed on this article")
 
 
 def _new_author(site: Site | SitePolicy, name: str, data: Submission, token: str,

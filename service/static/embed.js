@@ -16,6 +16,7 @@
   const API = BASE + '/api/v1';
   const SCRIPT_SITE = script.getAttribute('data-warden-site');
   const MINUTE = 60000;
+  const REQUEST_TIMEOUT_MS = 15000;
 
   // ---- small helpers ------------------------------------------------------------------
 
@@ -145,18 +146,28 @@
     if (token) headers['X-Author-Token'] = token;
     if (key) headers['Idempotency-Key'] = key;
     let response;
-    try {
-      response = await fetch(API + path, {
-        method, headers, credentials: 'omit', cache: fresh ? 'no-store' : 'default',
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (e) {
-      throw new ApiError(0, 'network',
-        'Could not reach the comment service. Check your connection and try again.');
-    }
-    if (response.status === 204) return null;
+    // A server that hangs must not leave a button at "Posting…" for ever: give up, say so,
+    // and let the reader try again (a retried submit reuses its Idempotency-Key).
+    const controller = typeof AbortController === 'function' ? new AbortController() : null;
+    const timer = controller ? setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS) : null;
     let doc = null;
-    try { doc = await response.json(); } catch (e) { /* not JSON: described below */ }
+    try {
+      try {
+        response = await fetch(API + path, {
+          method, headers, credentials: 'omit', cache: fresh ? 'no-store' : 'default',
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: controller ? controller.signal : undefined,
+        });
+      } catch (e) {
+        throw new ApiError(0, 'network', e && e.name === 'AbortError'
+          ? 'The comment service did not answer in time. Please try again.'
+          : 'Could not reach the comment service. Check your connection and try again.');
+      }
+      if (response.status === 204) return null;
+      try { doc = await response.json(); } catch (e) { /* not JSON: described below */ }
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
     if (response.ok) return doc;
     const err = (doc && doc.error) || {};
     const retry = parseInt(response.headers.get('Retry-After') || '', 10);
@@ -253,6 +264,7 @@
 
     skeleton() {
       this.list.textContent = '';
+      this.emptyNote = null;  // cleared with the list: updateEmpty must add it again
       this.list.setAttribute('aria-busy', 'true');
       for (let i = 0; i < 3; i++) {
         this.list.append(h('li', { class: 'warden-skeleton', 'aria-hidden': 'true' },
@@ -433,6 +445,7 @@
     }
 
     canEdit(entry) {
+      if (entry.status && !['pending', 'approved', 'held'].includes(entry.status)) return false;
       const opened = Date.parse(entry.created_at);
       return Date.now() < opened + this.info.edit_window_seconds * 1000;
     }
@@ -595,11 +608,18 @@
           shownAt = Date.now();
           if (parent) this.closeSlot(parent);
           const node = this.showOwn(entry);
-          this.announce('Your comment was sent and is awaiting moderation.');
+          this.announce(doc.status === 'approved' ? 'Your comment is published.'
+            : 'Your comment was sent and is awaiting moderation.');
           if (node) node.el.focus();
         } catch (failure) {
           const marked = Object.keys(failure.fields || {}).some((key) => fields[key]);
           showErrors(failure.fields, marked ? 'Please correct the marked fields.' : describe(failure));
+          if (failure.code === 'comments_closed') {
+            // Closed while the page was open: no more Reply buttons; this form stays, with
+            // the reader's text and the error, so nothing they wrote is lost.
+            this.isOpen = false;
+            for (const other of this.nodes.values()) this.renderActions(other);
+          }
           if (failure.status === 429) {
             cooldown = failure.retryAfter || 10;
             setTimeout(() => { cooldown = 0; submit.disabled = false; }, cooldown * 1000);
@@ -653,7 +673,9 @@
       else if (this.sort === 'newest') this.list.prepend(li);
       else this.list.append(li);
       this.updateEmpty();
-      if (entry.status === 'pending' || entry.status === 'held') this.watch(entry.id);
+      // Published at once (post-moderation) is watched too: its text comes from the server,
+      // and the checks may still pull it back.
+      if (['pending', 'held', 'approved'].includes(entry.status)) this.watch(entry.id);
       return this.nodes.get(entry.id);
     }
 
@@ -743,10 +765,13 @@
           this.putEntry(entry);
           if (changed || doc.status === 'approved') {
             this.setOwnState(node, entry, doc);
-            if (doc.status === 'approved') this.announce('Your comment is published.');
-            else if (doc.status !== 'pending') this.announce(doc.message);
+            if (changed && doc.status === 'approved') this.announce('Your comment is published.');
+            else if (changed && doc.status !== 'pending') this.announce(doc.message);
           }
-          if (doc.status === 'pending' || doc.status === 'held') again();
+          // Post-moderation: published before the checks ran, which may pull it back.
+          const unchecked = doc.status === 'approved' && this.info.mode === 'post'
+            && Date.now() - Date.parse(doc.created_at) < 2 * MINUTE;
+          if (doc.status === 'pending' || doc.status === 'held' || unchecked) again();
           else node.watching = false;
         } catch (error) {
           if (error.status === 404 || error.status === 401) {

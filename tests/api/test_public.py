@@ -340,7 +340,8 @@ def test_unknown_site_and_closed_article(client: FlaskClient, app: Flask) -> Non
     before = row_counts(app)
     closed = submit(client, article="closed")
     assert closed.status_code == 409
-    assert "closed" in closed.get_json()["error"]["message"]
+    assert closed.get_json()["error"]["code"] == "comments_closed"
+    assert closed.get_json()["error"]["message"] == "comments are closed on this article"
     assert row_counts(app) == before
 
 

@@ -158,6 +158,7 @@ def test_rejected_comment_is_explained_politely(live: Live, reader: Reader) -> N
     expect(mine.locator(".warden-badge")).to_have_text("Not published", timeout=DECIDED)
     expect(mine.locator(".warden-state")).to_contain_text(
         "Your comment was not published because it breaks the site's rules.")
+    expect(mine.get_by_role("button", name="Edit")).to_have_count(0)  # the server refuses
     expect(page.locator(".warden-title")).to_have_text("Comments")
     mine.get_by_role("button", name="Dismiss").click()
     expect(mine).to_have_count(0)
@@ -165,6 +166,9 @@ def test_rejected_comment_is_explained_politely(live: Live, reader: Reader) -> N
     page.reload()
     expect(page.locator(".warden-empty")).to_be_visible()
     assert my_comments(page) == []
+    for order in ("newest", "oldest"):  # a new order reloads the list: still says empty
+        page.get_by_label("Sort").select_option(order)
+        expect(page.locator(".warden-empty")).to_be_visible()
 
 
 def test_sort_and_load_more_by_cursor(live: Live, reader: Reader) -> None:
@@ -409,3 +413,36 @@ def test_errors_are_shown_next_to_the_form_in_words(live: Live, reader: Reader) 
     expect(page.get_by_role("button", name="Try again")).to_be_visible()
     reader.watch.console = [m for m in reader.watch.console  # what Chromium says about it
                             if "CORS policy" not in m and "net::ERR_FAILED" not in m]
+
+
+def set_mode(live: Live, mode: str) -> None:
+    from service.extensions import db
+    from service.models import Site
+
+    with live.app.app_context():
+        db.session.get(Site, "demo").mode = mode
+        db.session.commit()
+        db.session.remove()
+
+
+def test_post_moderation_shows_the_text_at_once_and_a_pull_back(live: Live,
+                                                                reader: Reader) -> None:
+    """A post-moderated site publishes at once: the reader's own comment shows its text
+    (it showed an empty body), is announced as published (not "awaiting moderation"),
+    and one the checks pull back afterwards says so without a reload."""
+    page = reader.page
+    set_mode(live, "post")
+    try:
+        open_thread(page, live.hosts.article("/post-mode", live.unique("post-mode")))
+        kept = post(reader, "Published at once, and a fine remark.")
+        expect(comment(page, kept).locator(".warden-body")).to_have_text(
+            "Published at once, and a fine remark.")
+        expect(page.locator(".warden-sr")).to_have_text("Your comment is published.")
+        pulled = post(reader, TOXIC, name="Troll")
+        expect(comment(page, pulled).locator(".warden-badge")).to_have_text(
+            "Not published", timeout=DECIDED)
+        assert wait_status(live, pulled, {CommentStatus.REJECTED, CommentStatus.HELD}) in {
+            CommentStatus.REJECTED, CommentStatus.HELD}
+        expect(page.locator(".warden-title")).to_have_text("1 comment")
+    finally:
+        set_mode(live, "auto")
