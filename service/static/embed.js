@@ -175,6 +175,14 @@
       err.message || `The comment service answered with an error (${response.status}).`,
       err.fields, Number.isFinite(retry) ? retry : null);
   };
+  /** A button disabled while its request runs drops the keyboard focus to <body>; after
+   * the request, give it back (to the button, else to ``fallback``) if nothing took it. */
+  const refocus = (button, fallback) => {
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (!lost) return;
+    const target = button && button.isConnected && !button.disabled ? button : fallback;
+    if (target && target.isConnected) target.focus();
+  };
   const sentence = (text) => (/[.!?]$/.test(text) ? text : text + '.');
   const describe = (error) => {
     if (error.status === 429) {
@@ -629,6 +637,7 @@
           submit.disabled = Boolean(cooldown);
           submit.textContent = submitLabel;
           form.removeAttribute('aria-busy');
+          refocus(submit, body);
         }
       });
       return form;
@@ -818,7 +827,7 @@
         } catch (failure) {
           error.textContent = describe(failure);
           this.closedWindow(node, failure);
-        } finally { save.disabled = false; }
+        } finally { save.disabled = false; refocus(save, text); }
       });
       return form;
     }
@@ -866,6 +875,7 @@
             confirm.disabled = false;
             error.textContent = describe(failure);
             this.closedWindow(node, failure);
+            refocus(confirm, keep);
           }
         } }, 'Delete');
       this.openSlot(node, h('div', { class: 'warden-confirm', role: 'group', 'aria-label': 'Delete your comment' },
@@ -925,6 +935,7 @@
           send.disabled = false;
           if (failure.code === 'already_flagged') this.reported(node, 'You have already reported this comment.');
           else error.textContent = describe(failure);
+          refocus(send, null);
         }
       });
       this.openSlot(node, form, node.reportButton);

@@ -404,6 +404,8 @@ def test_errors_are_shown_next_to_the_form_in_words(live: Live, reader: Reader) 
     expect(form.locator(".warden-error")).to_have_text(
         "You are posting too quickly. Please wait 7 seconds and try again.")
     expect(form.get_by_role("button", name="Post comment")).to_be_disabled()
+    # The disabled button lost the focus: it goes back to the text, not to <body>.
+    expect(form.locator("textarea[name=body]")).to_be_focused()
     page.unroute("**/api/v1/sites/demo/comments")
 
     # An origin the site does not allow: the browser refuses the answer (CORS).
