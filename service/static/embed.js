@@ -262,12 +262,17 @@
       host.append(this.root);
       this.formSlot.append(this.composer(null));
       this.skeleton();
-      this.infoReady = api('GET', `/sites/${encodeURIComponent(this.site)}`).then((info) => {
+      this.infoReady = this.fetchInfo();
+      this.load(true);
+    }
+
+    /** The site's limits and mode; resolves to true, or to the error (never rejects). */
+    fetchInfo() {
+      return api('GET', `/sites/${encodeURIComponent(this.site)}`).then((info) => {
         Object.assign(this.info, info);
         for (const update of this.limitWatchers || []) update();
         return true;
       }, (error) => error);
-      this.load(true);
     }
 
     skeleton() {
@@ -300,6 +305,10 @@
 
     // -- reading the thread --
     async load(reset) {
+      // A first attempt that failed is asked again ("Try again"), or the page would go on
+      // with the defaults (reply depth, edit window, length) instead of the site's.
+      const known = await Promise.race([this.infoReady, Promise.resolve(null)]);
+      if (known instanceof ApiError) this.infoReady = this.fetchInfo();
       if (reset) { this.cursor = null; this.skeleton(); this.nodes.clear(); }
       const params = new URLSearchParams({ article: this.article, sort: this.sort });
       if (!reset && this.cursor) params.set('cursor', this.cursor);

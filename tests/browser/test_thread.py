@@ -448,3 +448,37 @@ def test_post_moderation_shows_the_text_at_once_and_a_pull_back(live: Live,
         expect(page.locator(".warden-title")).to_have_text("1 comment")
     finally:
         set_mode(live, "auto")
+
+
+def set_max_depth(live: Live, depth: int | None) -> None:
+    from service.extensions import db
+    from service.models import Site
+
+    with live.app.app_context():
+        db.session.get(Site, "demo").max_depth = depth
+        db.session.commit()
+        db.session.remove()
+
+
+def test_try_again_also_fetches_the_site_settings(live: Live, reader: Reader) -> None:
+    """The first load failed (site settings and thread): "Try again" must fetch the
+    settings too, or the page goes on with its defaults (here: replies 5 deep, where the
+    site allows 1)."""
+    page = reader.page
+    article = live.unique("retry-info")
+    [root] = seed(live, article, ["A root comment worth answering."])
+    [reply] = seed(live, article, ["A reply, as deep as this site goes."], parents=[root])
+    set_max_depth(live, 1)
+    try:
+        page.route("**/api/v1/sites/demo**", lambda route: route.abort())
+        page.goto(live.hosts.article("/retry-info", article))
+        expect(page.get_by_role("button", name="Try again")).to_be_visible()
+        page.unroute("**/api/v1/sites/demo**")
+        reader.watch.console = [m for m in reader.watch.console  # the aborted requests
+                                if "net::ERR_FAILED" not in m]
+        page.get_by_role("button", name="Try again").click()
+        expect(comment(page, reply)).to_be_visible()
+        expect(comment(page, root).get_by_role("button", name="Reply")).to_be_visible()
+        expect(comment(page, reply).get_by_role("button", name="Reply")).to_have_count(0)
+    finally:
+        set_max_depth(live, None)
