@@ -293,6 +293,17 @@
         { detail: { site: this.site, article: this.article, count: this.count } }));
     }
 
+    /** The article's approved count from the server (fresh), for when the page's own
+     * arithmetic cannot know; a failure keeps the local figure. */
+    refreshCount() {
+      const query = new URLSearchParams({ article: this.article });
+      api('GET', `/sites/${encodeURIComponent(this.site)}/counts?${query}`, { fresh: true })
+        .then((doc) => {
+          const n = doc && doc.counts ? doc.counts[this.article] : undefined;
+          if (Number.isFinite(n)) this.setCount(n);
+        }, () => { /* decoration: the local count stays */ });
+    }
+
     showNotice(text, retry) {
       this.notice.textContent = '';
       this.notice.hidden = false;
@@ -719,7 +730,13 @@
       if (status === 'approved') {
         node.badge.textContent = 'You';
         node.body.replaceChildren(richText((doc && doc.html) || ''));
-        if (!node.approved) { node.approved = true; this.setCount(this.count + 1); }
+        if (!node.approved) {
+          node.approved = true;
+          this.setCount(this.count + 1);
+          // The count the page loaded may include it already (approved while the reader was
+          // away, shown from their own list because it is on a later page): ask the server.
+          this.refreshCount();
+        }
       } else {
         if (node.approved) { node.approved = false; this.setCount(this.count - 1); }
         node.body.replaceChildren(h('p', { class: 'warden-plain' }, entry.body || ''));

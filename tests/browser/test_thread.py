@@ -482,3 +482,28 @@ def test_try_again_also_fetches_the_site_settings(live: Live, reader: Reader) ->
         expect(comment(page, reply).get_by_role("button", name="Reply")).to_have_count(0)
     finally:
         set_max_depth(live, None)
+
+
+def test_a_comment_approved_while_its_reader_was_away_is_counted_once(
+        live: Live, reader: Reader) -> None:
+    """The reader left while their comment was pending and comes back after it was
+    approved: the thread's count includes it, and the page shows it from the reader's own
+    list (it is on a later page). It must not be counted a second time."""
+    page = reader.page
+    article = live.unique("away")
+    seed(live, article, [f"An earlier approved remark, number {i}." for i in range(3)])
+    open_thread(page, live.hosts.article("/away", article))
+    mine = post(reader, "My own remark, approved while I was away.")
+    assert wait_status(live, mine, {CommentStatus.APPROVED}) == CommentStatus.APPROVED
+    expect(page.locator(".warden-title")).to_have_text("4 comments", timeout=DECIDED)
+    # What the page had stored when the reader left: still pending.
+    page.evaluate("""() => {
+        const mine = JSON.parse(localStorage.getItem('warden:demo:mine'));
+        for (const entry of mine) entry.status = 'pending';
+        localStorage.setItem('warden:demo:mine', JSON.stringify(mine));
+    }""")
+    page.reload()
+    expect(comment(page, mine)).not_to_have_class(PENDING, timeout=DECIDED)
+    expect(page.locator(".warden-title")).to_have_text("4 comments")
+    page.wait_for_timeout(1500)  # the count settles (a second increment came after this)
+    expect(page.locator(".warden-title")).to_have_text("4 comments")
