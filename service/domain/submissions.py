@@ -6,7 +6,7 @@ Nothing here runs a check: the web process stores and commits, the worker decide
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +38,7 @@ from service.domain.security import (
     new_token,
     token_digest,
 )
+from service.domain.threads import Openness
 from service.models import (
     Article,
     AuditEntry,
@@ -517,7 +518,7 @@ class CommentsClosed(Conflict):
 
 
 def _check_open(site: Site | SitePolicy, article: StoredArticle) -> None:
-    if not article.is_open or _too_old(site, article):
+    if not Openness.of(article.is_open, article.created_at, site.close_after_days).is_open:
         # No key in the message: readers see it, and a key may be a long URL.
         raise CommentsClosed("comments are closed on this article")
 
@@ -586,12 +587,6 @@ def _replay(session: Session, earlier: Comment, data: Submission, client: Client
         raise Conflict("this Idempotency-Key was already used by another submission")
     return Accepted(earlier.id, earlier.status, earlier.article.key, earlier.parent_id,
                     earlier.created_at, token, False, session)
-
-
-def _too_old(site: Site | SitePolicy, article: StoredArticle) -> bool:
-    if site.close_after_days is None or article.created_at is None:
-        return False
-    return utcnow() - article.created_at > timedelta(days=site.close_after_days)
 
 
 def _client_signals(data: Submission) -> dict[str, Any]:

@@ -90,7 +90,8 @@ _ARTICLE = select(Article.id, Article.key, Article.url, Article.title, Article.i
 @dataclass(frozen=True)
 class Openness:
     """Whether an article takes comments now: its own flag, and the site's
-    ``close_after_days`` counted from its first comment (the submit path's rule)."""
+    ``close_after_days`` counted from its first comment. The one rule for the thread's
+    ``is_open`` and the submit path's 409."""
 
     is_open: bool
     closes_at: datetime | None
@@ -137,7 +138,7 @@ def thread_page(session: Session, site_id: str, article_key: str, *, sort: str,
 
 
 def approved_thread(session: Session, article: ArticleHeader, *, sort: str, after: Cursor | None,
-                    limit: int, openness: Openness | None = None) -> dict[str, Any]:
+                    limit: int, openness: Openness) -> dict[str, Any]:
     # A root is listed if it is approved or an approved reply hangs below it (a removed
     # root then shows as a placeholder): its replies are counted, so they must be shown.
     # Roots nothing would be shown of are not read, so they take no place on a page.
@@ -185,9 +186,7 @@ def approved_thread(session: Session, article: ArticleHeader, *, sort: str, afte
     }
 
 
-def article_summary(article: Article | ArticleHeader,
-                    openness: Openness | None = None) -> dict[str, Any]:
-    openness = openness or Openness(article.is_open, None)
+def article_summary(article: Article | ArticleHeader, openness: Openness) -> dict[str, Any]:
     return {
         "key": article.key,
         "url": article.url,
