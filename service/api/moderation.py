@@ -209,7 +209,8 @@ class Audit(MethodView):
     @blp.response(200, AuditPageSchema)
     @blp.doc(**AUTH)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Every transition and standing change, newest first; entries are never edited."""
+        """Every transition and standing change, newest first; entries are never edited (an
+        author's erasure replaces their reasons with "[erased]")."""
         entries, next_cursor = mod.audit_page(db.session, _sites(args.pop("site")), args,
                                               args["cursor"], args["limit"])
         return {"items": entries, "next_cursor": next_cursor}

@@ -11,7 +11,7 @@ import copy
 import secrets
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from service.domain.events import emit
@@ -96,8 +96,10 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
         placeholders += 1
     session.execute(delete(Flag).where(Flag.reporter == f"author:{author.token_hash[:32]}"))
     scrubbed = scrub_events(session, author, [c.id for c in comments])
+    scrub_audit_reasons(session, author, [c.id for c in comments])
     author.display_name = ERASED_NAME
     author.email_hash = None
+    author.ban_reason = None if author.ban_reason is None else ERASED_NAME
     # The old token must stop working; nobody knows the new one.
     author.token_hash = token_digest(secrets.token_urlsafe(32))
     counts = {"placeholders": placeholders, "removed": removed, "labels": labels,
@@ -130,10 +132,31 @@ def scrub_events(session: Session, author: Author, comment_ids: list[int]) -> in
                 data["comment"]["status_reason"] = ERASED_NAME
         if isinstance(data.get("author"), dict) and "display_name" in data["author"]:
             data["author"]["display_name"] = ERASED_NAME
+        if event.type.startswith("author.") and data.get("reason") is not None:
+            data["reason"] = ERASED_NAME  # a moderator's words about the person
         if payload != event.payload:
             event.payload = payload
             scrubbed += 1
     return scrubbed
+
+
+def scrub_audit_reasons(session: Session, author: Author, comment_ids: list[int]) -> int:
+    """Erase the free-text reasons of the audit entries about the author and their comments.
+
+    The checks' reasons quote words of the text ("words: ...", "links to x.example") and a
+    moderator's reason may quote it or name the person. The trail itself stays (who changed
+    what, from which status to which, when): only the words go.
+    """
+    about = or_(and_(AuditEntry.subject_type == "comment",
+                     AuditEntry.subject_id.in_([str(i) for i in comment_ids])),
+                and_(AuditEntry.subject_type == "author",
+                     AuditEntry.subject_id == str(author.id)))
+    return session.execute(
+        update(AuditEntry).where(AuditEntry.site_id == author.site_id, about,
+                                 AuditEntry.reason.is_not(None),
+                                 AuditEntry.reason.not_in([ERASED_NAME, ERASED_REASON]))
+        .values(reason=ERASED_NAME).execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def raise_comment_watermark(session: Session, comment_id: int) -> None:

@@ -1,4 +1,5 @@
-"""The audit trail: every status change, by whom and why. Rows are never edited."""
+"""The audit trail: every status change, by whom and why. Rows are never edited,
+except the reasons an author's erasure replaces with "[erased]"."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from service.extensions import db
 from service.models import (
     Article,
     AuditEntry,
+    Author,
     CheckResult,
     Comment,
     CommentStatus,
@@ -686,10 +687,17 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
     assert client.get(f"{base}/export", headers=auth(keys["other_admin"])).status_code == 404
     client.post(f"/api/v1/moderation/authors/{author_id}/trust", headers=auth(keys["mod"]),
                 json={})  # an author.* event that names them
+    # Moderators' reasons quote the text and name the person: audited and announced.
+    assert client.post(f"/api/v1/moderation/comments/{lonely['id']}/decision",
+                       headers=auth(keys["mod"]), json={
+                           "action": "reject", "reason": "'nobody answers' is bait"}
+                       ).status_code == 200
+    assert client.post(f"/api/v1/moderation/authors/{author_id}/ban", headers=auth(keys["mod"]),
+                       json={"reason": "Ann from Leeds, again"}).status_code == 200
     erased = client.post(f"{base}/erase", headers=admin, json={"remove_unreplied": True})
-    # created + approved for each comment, and author.trusted.
-    assert erased.get_json() == {"placeholders": 1, "removed": 1, "labels": 0,
-                                 "events_scrubbed": 5}
+    # created + approved for each comment, the rejection, author.trusted and author.banned.
+    assert erased.get_json() == {"placeholders": 1, "removed": 1, "labels": 1,
+                                 "events_scrubbed": 7}
     with app.app_context():
         # Nothing in the webhook outbox quotes the text or the name any more, including
         # the comment.deleted events of the erasure itself.
@@ -716,7 +724,18 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
         assert db.session.get(Comment, lonely["id"]) is None
     audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
                        headers=admin).get_json()["items"]
-    assert [e["action"] for e in audit] == ["author.erased", "author.trusted", "author.exported"]
+    assert [e["action"] for e in audit] == ["author.erased", "author.banned", "author.trusted",
+                                            "author.exported"]
+    # The trail stays (who, what, when); the words about the text and the person go.
+    trail = client.get("/api/v1/moderation/audit?limit=100", headers=admin).get_json()["items"]
+    mentions = [e for e in trail if "nobody answers" in json.dumps(e) or "Ann" in json.dumps(e)]
+    assert mentions == []
+    assert {e["reason"] for e in trail if e["action"] in {"author.banned", "comment.rejected"}
+            } == {"[erased]"}
+    with app.app_context():
+        assert db.session.get(Author, author_id).ban_reason == "[erased]"
+        banned = db.session.scalars(select(Event).where(Event.type == "author.banned")).one()
+        assert banned.payload["data"]["reason"] == "[erased]"
 
 
 def test_an_erased_newest_comment_id_is_never_handed_out_again(
