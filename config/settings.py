@@ -76,6 +76,9 @@ def _rate_limit(name: str, raw: str) -> str:
         raise SettingsError(
             f"{PREFIX}{name}: expected e.g. '5/minute;100/day' or 'off', got {raw!r}"
         )
+    if any(m.group(3) is not None and int(m.group(3)) == 0 for m in matches if m):
+        raise SettingsError(f"{PREFIX}{name}: a window of 0 units never ends a count; "
+                            f"expected e.g. '5/minute' or '5/10 minutes' (got {raw!r})")
     if any(int(m.group(1)) == 0 for m in matches if m):
         raise SettingsError(f"{PREFIX}{name}: a limit of 0 refuses every request; "
                             f"use 'off' for no limit (got {raw!r})")

@@ -46,6 +46,8 @@ def test_values_are_coerced(tmp_path: Path) -> None:
     ("RATE_LIMIT_SUBMIT", "lots"),
     ("RATE_LIMIT_SUBMIT", "0/minute"),  # refuses everything; "off" is the way to say none
     ("RATE_LIMIT_FLAG", "10/minute;0/day"),
+    ("RATE_LIMIT_SUBMIT", "5/0 minute"),  # a window of no length
+    ("RATE_LIMIT_SUBMIT", "5/00 minutes"),
     ("MAX_BODY_CHARS", "0"),
     ("LOG_LEVEL", "chatty"),
     ("SECRET_KEY", "short"),
