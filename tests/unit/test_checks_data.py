@@ -73,8 +73,8 @@ def test_toxicity_on_unseen_wikipedia_comments(data_dir: Path, models: dict[str,
     assert result.checks["toxicity"]["avg_precision"] >= 0.75  # measured 0.81
     rejections = result.own_kind
     assert rejections["precision"] >= 0.75  # measured 0.88: a false rejection silences
-    assert rejections["recall"] >= 0.5  # measured 0.58
-    assert result.decision["hold_rate"] <= 0.09  # measured 0.063
+    assert rejections["recall"] >= 0.5  # measured 0.55 (0.58 before swearing alone held)
+    assert result.decision["hold_rate"] <= 0.09  # measured 0.067
 
 
 def test_toxicity_on_unseen_tweets(data_dir: Path, models: dict[str, Path],
@@ -84,7 +84,7 @@ def test_toxicity_on_unseen_tweets(data_dir: Path, models: dict[str, Path],
                        [None] * len(test), np.asarray(yte, dtype=np.int8))
     result = run(data, monkeypatch, WARDEN_TOXICITY_MODEL=models["toxicity"])
     assert result.checks["toxicity"]["roc_auc"] >= 0.95  # measured 0.971
-    assert result.own_kind["f1"] >= 0.93  # measured 0.966
+    assert result.own_kind["f1"] >= 0.93  # measured 0.957
 
 
 def test_spam_on_an_unseen_video(data_dir: Path, models: dict[str, Path],
@@ -97,7 +97,7 @@ def test_spam_on_an_unseen_video(data_dir: Path, models: dict[str, Path],
     assert result.checks["spam_text"]["roc_auc"] >= 0.96  # measured 0.988
     assert result.own_kind["precision"] >= 0.95  # measured 1.0
     assert result.own_kind["f1"] >= 0.77  # measured 0.82
-    assert result.decision["f1"] >= 0.75  # measured 0.80 (rude comments rejected count here)
+    assert result.decision["f1"] >= 0.75  # measured 0.81 (rude comments rejected count here)
 
 
 def test_spam_shipped_model_in_sample(data_dir: Path) -> None:
@@ -105,6 +105,14 @@ def test_spam_shipped_model_in_sample(data_dir: Path) -> None:
     result = evaluate(load_labelled_csv(data_dir / "spam_youtube_dev.csv"), fresh_checks())
     assert result.decision["f1"] >= 0.93  # measured 0.958
     assert result.own_kind["f1"] >= 0.97  # measured 0.995
+
+
+def test_youtube_ham_is_rarely_rejected_as_toxic(data_dir: Path) -> None:
+    """The shipped toxicity model never saw YouTube comments: rude fans, swearing as
+    emphasis ("holy shit, 2 billion views"). A rejection silences a reader."""
+    data = load_labelled_csv(data_dir / "spam_youtube_dev.csv")
+    result = evaluate(subset(data, data.labels == 0), fresh_checks())
+    assert result.statuses.get("rejected", 0) <= 36  # measured 32 of 552 (52 before)
 
 
 def test_ordinary_prose_is_not_marked_spam(data_dir: Path) -> None:

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from tests.support import DATA_DIR, IN_CI
+from workers.checks.base import HOLD_POINT, REJECT_POINT, CommentContext
+from workers.checks.models_text import ToxicityCheck
 from workers.checks.textmodel import (
     Block,
     LinearTextModel,
@@ -195,3 +197,20 @@ def test_memoised_counts_equal_scikit_learn(block: Block) -> None:
         ours = term_counts(block, norm).toarray()
         theirs = block.hasher().transform(norm).toarray()
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(("text", "rejected"), [
+    # Swearing as emphasis, aimed at nobody: held for a human, not rejected.
+    ("Holy shit, this has had over 2 billion views.", False),
+    ("fucking love it omg", False),
+    # Aimed at someone, or abusive without the swearing: still rejected.
+    ("fuck you, idiot", True),
+    ("You are a worthless idiot, shut your stupid mouth you moron.", True),
+    ("this singer is such a worthless piece of shit", True),
+])
+def test_toxicity_does_not_reject_swearing_aimed_at_nobody(text: str, rejected: bool) -> None:
+    verdict = ToxicityCheck().run_batch([CommentContext(text=text)])[0]
+    assert (verdict.score >= REJECT_POINT) is rejected, (verdict.score, verdict.reasons)
+    if not rejected:
+        assert verdict.score >= HOLD_POINT  # a human looks at it
+        assert any("swearing aimed at nobody" in r for r in verdict.reasons), verdict.reasons

@@ -7,6 +7,7 @@ thresholds measured on held-out data when it was trained (see training/README.md
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -102,7 +103,43 @@ class ToxicityCheck(TextModelCheck):
                 scores[i] = min(scores[i], self.uncorroborated_cap)
                 notes[i] = (f"not corroborated by the profanity model ({p:.2f}): "
                             "a human decides")
+        self._swearing_alone(contexts, scores, notes,
+                             [i for i in high if scores[i] >= REJECT_POINT])
         return notes
+
+    def _swearing_alone(self, contexts: Sequence[CommentContext], scores: list[float],
+                        notes: list[str | None], high: list[int]) -> None:
+        """Hold, not reject, a comment whose score rests on swearing aimed at nobody.
+
+        The training labels count "holy shit, 2 billion views" and "fucking love it" as
+        toxic, and rejecting them silences readers who abused no one. So the text is scored
+        again without its expletives; if that would not be rejected and nobody is addressed
+        ("you", "off"), a human decides. Insults and slurs are not expletives and stay.
+        Measured (README, "Moderation quality"): 54 -> 37 rejections of YouTube ham;
+        held-out Jigsaw rejection recall 0.584 -> 0.550 at the same precision.
+        """
+        swearing = [i for i in high if _EXPLETIVE.search(contexts[i].text)
+                    and not _ADDRESSED.search(contexts[i].text)]
+        if not swearing:
+            return
+        without = self.model.score([_EXPLETIVE.sub(" ", contexts[i].text) for i in swearing])
+        for i, raw in zip(swearing, without, strict=True):
+            rest = calibrate(float(raw), self.review_at, self.reject_at)
+            if rest < REJECT_POINT:
+                scores[i] = min(scores[i], self.uncorroborated_cap)
+                notes[i] = (f"swearing aimed at nobody: without it the text scores {rest:.2f}, "
+                            "below rejection; a human decides")
+
+
+# Expletives used as emphasis ("holy shit", "what the fuck", "fucking love it"); insults
+# ("shithead", "motherfucker") and slurs are deliberately absent.
+_EXPLETIVE = re.compile(
+    r"\b(?:(?:holy|the|what|wat)\s+)?(?:f+u+c*k+(?:i+n+g?|e+d|s|a)?|fuckin'?|"
+    r"shit+(?:ty|s)?(?!\s*head)|damn+|dammit|goddamn|hell|crap+(?:py)?|wtf|omfg|bloody)\b",
+    re.IGNORECASE)
+# Someone is addressed: the swearing may be aimed at them ("fuck you", "fuck off").
+_ADDRESSED = re.compile(r"\b(?:you|your|yours|yourself|u|ur|you're|youre|ya|off)\b",
+                        re.IGNORECASE)
 
 
 class SpamTextCheck(TextModelCheck):
