@@ -122,11 +122,20 @@ _IDEMPOTENCY_KEY = _header("Idempotency-Key", "a fresh random key per comment (a
 class SiteInfo(MethodView):
     @blp.response(200, SiteInfoSchema)
     def get(self, site_id: str) -> dict[str, Any]:
-        """Public configuration the widget needs (limits, mode)."""
+        """Public configuration the widget needs (limits, mode), readable from any page.
+
+        Any origin may read it (nothing here is private), so a widget embedded on a page
+        the site does not allow, or naming a site that does not exist, can say so instead
+        of failing like a network error: ``origin_allowed`` answers for the request's
+        Origin.
+        """
+        g.cors_any_origin = True  # the 404 for an unknown site too
         site = get_site(db.session, site_id)
         g.cors_site = site
         settings = _settings()
+        origin = request.headers.get("Origin")
         return {"id": site.id, "name": site.name, "mode": str(site.mode),
+                "origin_allowed": site.allows_origin(origin) if origin else None,
                 "max_body_chars": settings.max_body_chars,
                 "max_depth": (settings.max_depth if site.max_depth is None
                               else site.max_depth),

@@ -115,6 +115,9 @@ class SiteInfoSchema(Schema):
     max_body_chars = fields.Int(required=True)
     max_depth = fields.Int(required=True)
     edit_window_seconds = fields.Int(required=True)
+    origin_allowed = fields.Bool(required=True, allow_none=True, metadata={
+        "description": "whether the request's Origin may use the site's comments (it is "
+                       "in allowed_origins); null for a request without Origin"})
 
 
 class EditSchema(StrictSchema):

@@ -328,6 +328,15 @@
         doc = await api('GET', `/sites/${encodeURIComponent(this.site)}/comments?${params}`);
       } catch (error) {
         const info = await this.infoReady;
+        if (info === true && this.info.origin_allowed === false) {
+          // The browser hid the thread (no CORS for this page): say why, not "network".
+          if (reset) { this.list.textContent = ''; this.list.removeAttribute('aria-busy'); }
+          this.formSlot.hidden = true;
+          this.showNotice('Comments are not available on this page: its address '
+            + `(${location.origin}) is not among the allowed origins of the site `
+            + `"${this.site}". The site's administrator can add it.`, null);
+          return 0;
+        }
         if (error.status === 404 && info === true) {
           doc = { article: { approved_count: 0, is_open: true }, comments: [], next_cursor: null };
         } else {

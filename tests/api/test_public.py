@@ -560,6 +560,26 @@ def test_cors_only_for_the_sites_origins(client: FlaskClient) -> None:
         "/healthz", headers=allowed).headers
 
 
+def test_site_settings_tell_any_page_whether_it_may_use_the_site(client: FlaskClient) -> None:
+    """A widget embedded on a page the site does not allow, or naming a site that does not
+    exist, would otherwise only see a CORS failure, which looks like a network error."""
+    allowed = client.get("/api/v1/sites/demo", headers={"Origin": "http://localhost:8000"})
+    assert allowed.get_json()["origin_allowed"] is True
+    foreign = client.get("/api/v1/sites/demo", headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 200
+    assert foreign.headers["Access-Control-Allow-Origin"] == "*"
+    assert foreign.get_json()["origin_allowed"] is False
+    assert client.get("/api/v1/sites/demo").get_json()["origin_allowed"] is None
+    missing = client.get("/api/v1/sites/nope", headers={"Origin": "https://evil.example"})
+    assert missing.status_code == 404
+    assert missing.headers["Access-Control-Allow-Origin"] == "*"
+    assert missing.get_json()["error"]["code"] == "not_found"
+    # The site's other routes still answer CORS only for its origins.
+    assert "Access-Control-Allow-Origin" not in client.get(
+        "/api/v1/sites/demo/comments?article=a", headers={"Origin": "https://evil.example"}
+    ).headers
+
+
 def test_rate_limit_on_submit(app: Flask, settings: Any) -> None:
     from dataclasses import replace
 

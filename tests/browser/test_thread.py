@@ -408,13 +408,23 @@ def test_errors_are_shown_next_to_the_form_in_words(live: Live, reader: Reader) 
     expect(form.locator("textarea[name=body]")).to_be_focused()
     page.unroute("**/api/v1/sites/demo/comments")
 
-    # An origin the site does not allow: the browser refuses the answer (CORS).
-    page.goto(live.hosts.origin.replace("127.0.0.1", "localhost") + "/errors")
+    # An origin the site does not allow: the browser refuses the thread (CORS), and the
+    # site's public settings say why, for the site's admin to fix (not "network error").
+    foreign = live.hosts.origin.replace("127.0.0.1", "localhost")
+    page.goto(foreign + "/errors")
     expect(page.locator(".warden-notice")).to_contain_text(
-        "Comments could not be loaded. Could not reach the comment service.")
-    expect(page.get_by_role("button", name="Try again")).to_be_visible()
+        f"its address ({foreign}) is not among the allowed origins of the site \"demo\"")
+    expect(page.get_by_role("button", name="Try again")).to_have_count(0)
+    expect(page.get_by_role("form", name="Write a comment")).to_be_hidden()
     reader.watch.console = [m for m in reader.watch.console  # what Chromium says about it
                             if "CORS policy" not in m and "net::ERR_FAILED" not in m]
+    # A site that does not exist: said in words too (a typo in data-warden-site).
+    page.goto(live.hosts.article("/no-such-site", "a", site="no-such-site"))
+    expect(page.locator(".warden-notice")).to_contain_text(
+        "Comments could not be loaded. No site 'no-such-site'.")
+    reader.watch.console = [m for m in reader.watch.console
+                            if "404" not in m and "CORS policy" not in m
+                            and "net::ERR_FAILED" not in m]
 
 
 def set_mode(live: Live, mode: str) -> None:
