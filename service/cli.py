@@ -139,12 +139,23 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION."""
+    """Apply migrations up to REVISION (never down: a database past it stays as it is)."""
+    from alembic.util import CommandError
     from flask_migrate import upgrade
 
+    from service.extensions import db as database
+
+    if not revision.strip():
+        raise click.BadParameter("give a revision, e.g. head or 0010", param_hint="--revision")
     with _app().app_context():
-        upgrade(revision=revision)
-    click.echo(f"database at {revision}", err=True)
+        try:
+            upgrade(revision=revision)
+        except CommandError as exc:
+            raise click.ClickException(str(exc).splitlines()[0]) from None
+        with database.engine.connect() as connection:
+            current = connection.exec_driver_sql(
+                "SELECT version_num FROM alembic_version").scalar()
+    click.echo(f"database at {current}", err=True)
 
 
 @main.group()
@@ -205,6 +216,12 @@ def keys_create(site_id: str | None, all_sites: bool, role: str, label: str | No
         click.echo(plain)
 
 
+def _not_nan(param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and value != value:  # NaN passes every range comparison
+        raise click.BadParameter("not a number", param=param)
+    return value
+
+
 @main.command("eval")
 @click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False),
               help="labelled CSV with columns id,text,label (spam/ham or toxic/clean)")
@@ -234,6 +251,9 @@ def eval_cmd(data_path: str, as_json: bool, site_mode: str, hold_threshold: floa
         unknown = set(skip) - {c.name for c in offline_checks()}
         if unknown:
             raise EvaluationError(f"unknown check(s) to skip: {', '.join(sorted(unknown))}")
+        if hold_threshold > reject_threshold:
+            raise EvaluationError(f"hold threshold {hold_threshold} is above reject "
+                                  f"threshold {reject_threshold}")
         policy = Policy(mode=ModerationMode(site_mode), hold_threshold=hold_threshold,
                         reject_threshold=reject_threshold)
         with click.progressbar(length=len(data), label="checking", file=sys.stderr) as bar:
@@ -282,8 +302,9 @@ def policy() -> None:
               help="proposed reject threshold (default: the site's)")
 @click.option("--mode", type=click.Choice(["auto", "manual", "post"]), default=None,
               help="proposed mode (default: the site's)")
-@click.option("--since", "since_days", type=click.FloatRange(0, None, min_open=True),
-              default=None, help="only comments from the last DAYS days")
+@click.option("--since", "since_days", type=click.FloatRange(0, 36500, min_open=True),
+              default=None, callback=lambda _ctx, param, value: _not_nan(param, value),
+              help="only comments from the last DAYS days (at most 36500)")
 @click.option("--rerun", is_flag=True,
               help="run the local text checks again (today's models, the site's model and "
                    "lists) and decide the proposed side on those scores")

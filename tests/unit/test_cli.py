@@ -81,3 +81,33 @@ def test_an_unreachable_database_is_one_line_without_the_password(
         assert "s3cret" not in result.output
         assert "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_out_of_range_arguments_are_one_line_errors(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(main, ["sites", "create", "news", "--origin",
+                                "https://news.example"]).exit_code == 0
+    for command in (["policy", "replay", "--site", "news", "--since", "inf"],
+                    ["policy", "replay", "--site", "news", "--since", "nan"],
+                    ["policy", "replay", "--site", "news", "--since", "1e308"],
+                    ["db", "upgrade", "--revision", ""]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "Traceback" not in result.output
+        assert "Invalid value" in result.output, result.output
+    data = tmp_path / "few.csv"
+    data.write_text("id,text,label\n1,hello,ham\n2,buy now,spam\n")
+    upside_down = runner.invoke(main, ["eval", "--data", str(data), "--hold-threshold", "0.95"])
+    assert upside_down.exit_code == 1
+    assert "hold threshold 0.95 is above reject threshold 0.9" in upside_down.output
+
+
+def test_db_upgrade_says_where_the_database_is(runner: CliRunner) -> None:
+    """Asked for an older revision, upgrade does not go down, and says so truthfully."""
+    head = runner.invoke(main, ["db", "upgrade"])
+    assert head.exit_code == 0
+    assert head.output.strip().splitlines()[-1].startswith("database at ")
+    older = runner.invoke(main, ["db", "upgrade", "--revision", "0005"])
+    assert older.exit_code == 0
+    assert "database at 0005" not in older.output
+    assert older.output.strip().splitlines()[-1] == head.output.strip().splitlines()[-1]
