@@ -213,12 +213,14 @@ class ArticleView(MethodView):
         for name in fields:
             if name in args:
                 setattr(article, name, args[name])
+        after = {name: getattr(article, name) for name in fields}
+        if after == before:
+            return article  # nothing changed: no new page, nothing to audit
         article.thread_version = new_thread_version()  # the thread shows them: new page
         db.session.add(AuditEntry(site_id=site_id, subject_type="article",
                                   subject_id=str(article.id), action="article.updated",
                                   actor_type="admin", actor_id=_actor_id(),
-                                  details={"before": before, "after": {
-                                      name: getattr(article, name) for name in fields}}))
+                                  details={"before": before, "after": after}))
         db.session.commit()
         return article
 

@@ -1,6 +1,7 @@
 """Domain errors, mapped to HTTP in one place (service/errors.py).
 
     DomainError                 400  base: a business rule refused the request
+    ├── InvalidValue            422  a well-formed value the stored state makes invalid
     ├── NotFound                404  no such site, article, comment (or not yours)
     ├── Conflict                409  the state does not allow it (closed article, ...)
     │   └── InvalidTransition   409  a status change the lifecycle forbids
@@ -21,6 +22,14 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.fields = fields
+
+
+class InvalidValue(DomainError):
+    """Answered like the schema's own validation errors (422 with ``fields``): the value
+    is refused only in combination with what is stored (hold above the stored reject)."""
+
+    status = 422
+    code = "validation_error"
 
 
 class NotFound(DomainError):

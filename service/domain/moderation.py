@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from service.domain import feedback
-from service.domain.errors import DomainError, InvalidTransition, NotFound
+from service.domain.errors import DomainError, InvalidTransition, InvalidValue, NotFound
 from service.domain.events import emit
 from service.domain.labels import record_label
 from service.domain.lifecycle import Actor, lock_comments, lock_current, transition
@@ -312,7 +312,7 @@ def ban_author(session: Session, author: Author, actor: Actor, reason: str | Non
 def suspend_author(session: Session, author: Author, actor: Actor, until: datetime,
                    reason: str | None) -> None:
     if until <= utcnow():
-        raise DomainError("suspend until a time in the future",
+        raise InvalidValue("suspend until a time in the future",
                           fields={"until": ["Must be in the future."]})
     author.suspended_until = until
     _audit_author(session, author, "author.suspended", actor, reason,

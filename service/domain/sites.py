@@ -11,7 +11,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from service.domain.errors import Conflict, DomainError, NotFound
+from service.domain.errors import Conflict, DomainError, InvalidValue, NotFound
 from service.domain.security import new_token, token_digest
 from service.models import ApiKey, AuditEntry, ModerationMode, Role, Site, utcnow
 from service.models.site import normalize_origin, origin_allowed
@@ -154,7 +154,7 @@ def update_site(session: Session, site: Site, changes: dict[str, Any], actor_id:
             diff[name] = [_plain(old), _plain(value)]
             setattr(site, name, value)
     if site.hold_threshold > site.reject_threshold:
-        raise DomainError("hold_threshold must not exceed reject_threshold",
+        raise InvalidValue("hold_threshold must not exceed reject_threshold",
                           fields={"hold_threshold": ["Above reject_threshold."]})
     if diff:
         forget_site_view(site.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.domain.sites import ORIGIN, SITE_ID
-from service.schemas.common import cursor_arg
+from service.schemas.common import JsonBool, JsonFloat, cursor_arg
 from service.schemas.public import StrictSchema
 
 
@@ -19,8 +19,8 @@ def origins(*, required: bool = False) -> fields.List:
 
 
 
-def threshold() -> fields.Float:
-    return fields.Float(validate=validate.Range(0, 1))
+def threshold() -> JsonFloat:
+    return JsonFloat(validate=validate.Range(0, 1))
 
 
 def words() -> fields.List:
@@ -40,11 +40,11 @@ class SitePolicyFields(StrictSchema):
     mode = fields.Str(validate=validate.OneOf(["auto", "manual", "post"]))
     hold_threshold = threshold()
     reject_threshold = threshold()
-    auto_create_articles = fields.Bool()
+    auto_create_articles = JsonBool()
     max_depth = fields.Int(strict=True, allow_none=True, validate=validate.Range(0, 20))
     flag_threshold = fields.Int(strict=True, validate=validate.Range(1, 1000))
-    hide_flagged = fields.Bool()
-    hold_first_time_authors = fields.Bool()
+    hide_flagged = JsonBool()
+    hold_first_time_authors = JsonBool()
     close_after_days = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 36500))
     edit_window_seconds = fields.Int(strict=True, validate=validate.Range(0, 7 * 86400))
 
@@ -135,7 +135,7 @@ class ArticlePageSchema(Schema):
 
 
 class ArticlePatchSchema(StrictSchema):
-    is_open = fields.Bool()
+    is_open = JsonBool()
     title = fields.Str(allow_none=True, validate=validate.Length(max=300))
     url = fields.Url(allow_none=True, validate=validate.Length(max=2048),
                      schemes={"http", "https"}, metadata={
@@ -156,7 +156,7 @@ class AuthorExportSchema(Schema):
 
 
 class EraseSchema(StrictSchema):
-    remove_unreplied = fields.Bool(load_default=False)
+    remove_unreplied = JsonBool(load_default=False)
 
 
 class EraseOutSchema(Schema):

@@ -76,3 +76,22 @@ def issued_cursor(token: str) -> None:
 def cursor_arg() -> fields.Str:
     """The ``cursor`` query argument of a paginated list."""
     return fields.Str(load_default=None, validate=[validate.Length(max=200), issued_cursor])
+
+
+class JsonBool(fields.Bool):
+    """A JSON body's true or false, nothing else: marshmallow's Boolean also takes "yes",
+    "off", 1 and "0", so a typo such as {"hide_flagged": "no"} would change a setting."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class JsonFloat(fields.Float):
+    """A JSON number (an integer is fine), not a string of digits nor true/false."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)

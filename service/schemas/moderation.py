@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.domain.moderation import ACTIONS, MAX_BULK, QUEUES
-from service.schemas.common import ArticleKey, Instant, cursor_arg
+from service.schemas.common import ArticleKey, Instant, JsonBool, cursor_arg
 from service.schemas.public import ID_RANGE, StrictSchema
 
 REASON = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
@@ -119,7 +119,7 @@ class BulkOutSchema(Schema):
 
 class BanSchema(StrictSchema):
     reason = REASON
-    remove_pending = fields.Bool(load_default=True)
+    remove_pending = JsonBool(load_default=True)
 
 
 class SuspendSchema(StrictSchema):

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from service.domain.webhooks.endpoints import rotation_ends
 from service.models import DeliveryStatus, WebhookEndpoint
-from service.schemas.common import Instant, cursor_arg
+from service.schemas.common import Instant, JsonBool, JsonFloat, cursor_arg
 from service.schemas.public import StrictSchema
 
 EVENT_TYPES_HELP = ("event types (comment.approved, ...), group wildcards (comment.*) or "
@@ -30,14 +30,14 @@ class WebhookCreateSchema(StrictSchema):
     url = endpoint_url(required=True)
     event_types = event_types(required=True)
     description = fields.Str(load_default="", validate=validate.Length(max=500))
-    enabled = fields.Bool(load_default=True)
+    enabled = JsonBool(load_default=True)
 
 
 class WebhookPatchSchema(StrictSchema):
     url = endpoint_url()
     event_types = event_types()
     description = fields.Str(validate=validate.Length(max=500))
-    enabled = fields.Bool(metadata={"description": "false pauses the endpoint (its pending "
+    enabled = JsonBool(metadata={"description": "false pauses the endpoint (its pending "
                                                    "deliveries fail); true clears a disable"})
 
     @validates_schema
@@ -47,7 +47,7 @@ class WebhookPatchSchema(StrictSchema):
 
 
 class RotateSecretSchema(StrictSchema):
-    overlap_hours = fields.Float(load_default=24.0, validate=validate.Range(0, 168), metadata={
+    overlap_hours = JsonFloat(load_default=24.0, validate=validate.Range(0, 168), metadata={
         "description": "how long the old secret still signs (both signatures are sent)"})
 
 

@@ -348,7 +348,8 @@ def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app
     assert reset.get_json()["banned_at"] is None
     past = client.post(f"/api/v1/moderation/authors/{author_id}/suspend",
                        headers=auth(keys["mod"]), json={"until": "2001-01-01T00:00:00+00:00"})
-    assert past.status_code == 400
+    assert past.status_code == 422
+    assert past.get_json()["error"]["fields"] == {"until": ["Must be in the future."]}
     naive = client.post(f"/api/v1/moderation/authors/{author_id}/suspend",
                         headers=auth(keys["mod"]), json={"until": "2099-01-01T00:00:00"})
     assert naive.status_code == 422
@@ -574,8 +575,12 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
         "Origin": "https://cased.example"}, json={"article": "a", "body": "Fine words."})
     assert posted.status_code == 202, posted.get_json()
     # Integers are integers: 0.5 s of edit window is not 0 (no editing at all).
+    # And true is true: "no" is not false, "0.5" is not a number (nothing changes).
     for field, value in (("edit_window_seconds", 0.5), ("max_depth", 3.9),
-                         ("flag_threshold", 2.5), ("close_after_days", "7")):
+                         ("flag_threshold", 2.5), ("close_after_days", "7"),
+                         ("hide_flagged", "no"), ("hide_flagged", 1),
+                         ("auto_create_articles", "on"),
+                         ("hold_threshold", "0.5"), ("reject_threshold", True)):
         answer = client.patch("/api/v1/admin/sites/cased", headers=operator,
                               json={field: value})
         assert (field, answer.status_code) == (field, 422)
@@ -588,7 +593,8 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
             == 422, bad
     patched = client.patch("/api/v1/admin/sites/demo", headers=admin,
                            json={"hold_threshold": 0.95})
-    assert patched.status_code == 400  # above the stored reject threshold
+    assert patched.status_code == 422  # above the stored reject threshold
+    assert patched.get_json()["error"]["fields"] == {"hold_threshold": ["Above reject_threshold."]}
     no_origins = client.patch("/api/v1/admin/sites/demo", headers=admin,
                               json={"allowed_origins": []})
     assert no_origins.status_code == 422  # as on creation: no browser could post
@@ -627,6 +633,12 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
     closed = client.patch(path, headers=admin, json={"is_open": False})
     assert closed.get_json()["is_open"] is False
     assert closed.get_json()["title"] == "The real headline"
+    article_audit = f"/api/v1/moderation/audit?subject_type=article&subject_id={article['id']}"
+    entries = len(client.get(article_audit, headers=admin).get_json()["items"])
+    again = client.patch(path, headers=admin, json={"is_open": False})  # already closed
+    assert again.status_code == 200
+    assert len(client.get(article_audit, headers=admin).get_json()["items"]) == entries
+    assert client.patch(path, headers=admin, json={"is_open": "no"}).status_code == 422
     assert submit(client, article="to-close").status_code == 409
     audit = client.get("/api/v1/moderation/audit?subject_type=site",
                        headers=admin).get_json()["items"]
