@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from marshmallow import RAISE
 from sqlalchemy import select
 
 from service import sqlite
@@ -180,7 +181,7 @@ class KeyView(MethodView):
 @blp.route("/sites/<string:site_id>/articles")
 class Articles(MethodView):
     @requires(Role.ADMIN)
-    @blp.arguments(ArticleQuerySchema, location="query")
+    @blp.arguments(ArticleQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, ArticlePageSchema)
     @blp.doc(**AUTH)
     def get(self, args: dict[str, Any], site_id: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
+from marshmallow import RAISE
 
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
 from service.api.blueprint import Blueprint
@@ -74,7 +75,7 @@ def _item(comment: Any) -> dict[str, Any]:
 @blp.route("/comments")
 class Queue(MethodView):
     @requires(Role.MODERATOR)
-    @blp.arguments(QueueQuerySchema, location="query")
+    @blp.arguments(QueueQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, QueuePageSchema)
     @blp.doc(**AUTH)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +206,7 @@ class Reset(MethodView):
 @blp.route("/audit")
 class Audit(MethodView):
     @requires(Role.MODERATOR)
-    @blp.arguments(AuditQuerySchema, location="query")
+    @blp.arguments(AuditQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, AuditPageSchema)
     @blp.doc(**AUTH)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -219,7 +220,7 @@ class Audit(MethodView):
 @blp.route("/stats")
 class Stats(MethodView):
     @requires(Role.MODERATOR)
-    @blp.arguments(StatsQuerySchema, location="query")
+    @blp.arguments(StatsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, StatsSchema)
     @blp.alt_response(400, description="An all-sites key without `site`")
     @blp.alt_response(404, description="No such site, or not one the key covers")

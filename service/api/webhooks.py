@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask.views import MethodView
+from marshmallow import RAISE
 
 from service.api.auth import check_site, current_key, requires
 from service.api.blueprint import Blueprint
@@ -147,7 +148,7 @@ class Ping(MethodView):
 @blp.route(f"{ENDPOINT}/deliveries")
 class Deliveries(MethodView):
     @requires(Role.ADMIN)
-    @blp.arguments(DeliveryQuerySchema, location="query")
+    @blp.arguments(DeliveryQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, DeliveryPageSchema)
     @blp.doc(**AUTH)
     def get(self, args: dict[str, Any], site_id: str, endpoint_id: int) -> dict[str, Any]:

@@ -342,6 +342,8 @@ def audit_page(session: Session, site_ids: list[str] | None, filters: dict[str, 
             query = query.where(getattr(AuditEntry, column) == filters[column])
     if filters.get("since"):
         query = query.where(AuditEntry.created_at >= filters["since"])
+    if filters.get("until"):
+        query = query.where(AuditEntry.created_at < filters["until"])
     if cursor:
         query = query.where(AuditEntry.id < Cursor.decode(cursor, "newest").after_id)
     entries = list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)))

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from service.domain.moderation import ACTIONS, MAX_BULK, QUEUES
 from service.schemas.common import ArticleKey, Instant, JsonBool, cursor_arg
 from service.schemas.public import ID_RANGE, StrictSchema
+from workers.checks import CHECK_NAMES
 
 REASON = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
@@ -16,7 +17,7 @@ class QueueQuerySchema(Schema):
     site = fields.Str(load_default=None, validate=validate.Length(1, 64))
     article = ArticleKey(load_default=None)
     author = fields.Int(load_default=None, validate=ID_RANGE)
-    check = fields.Str(load_default=None, validate=validate.Length(1, 40),
+    check = fields.Str(load_default=None, validate=validate.OneOf(CHECK_NAMES),
                        metadata={"description": "only comments where this check fired"})
     since = Instant(load_default=None)
     until = Instant(load_default=None)
@@ -146,6 +147,7 @@ class AuditQuerySchema(Schema):
     actor_id = fields.Str(load_default=None, validate=validate.Length(1, 64))
     action = fields.Str(load_default=None, validate=validate.Length(1, 40))
     since = Instant(load_default=None)
+    until = Instant(load_default=None, metadata={"description": "entries before this time"})
     cursor = cursor_arg()
     limit = fields.Int(load_default=100, validate=validate.Range(1, 500))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
@@ -178,10 +179,22 @@ def test_queue_pagination_and_bad_queries(client: FlaskClient, app: Flask,
             break
     assert seen == made
     for bad in ("status=bogus", "limit=0", "limit=999", "since=yesterday", "author=x",
-                "cursor=%%%"):
+                "cursor=%%%", "check=nope", "status=held&foo=bar", "stauts=spam"):
         response = client.get(f"/api/v1/moderation/comments?{bad}", headers=auth(keys["mod"]))
         assert response.status_code in {400, 422}, bad
         assert response.get_json()["error"]["message"]
+    # A filter a route does not have is refused, not ignored: the answer would look
+    # filtered and be wrong.
+    for path in ("/api/v1/moderation/audit?untill=2026-01-01T00:00:00Z",
+                 "/api/v1/moderation/stats?site=demo&day=3",
+                 "/api/v1/admin/sites/demo/articles?open=false"):
+        assert client.get(path, headers=auth(keys["admin"])).status_code == 422, path
+    audit = "/api/v1/moderation/audit?limit=500"
+    entries = client.get(audit, headers=auth(keys["mod"])).get_json()["items"]
+    middle = entries[len(entries) // 2]["created_at"]
+    older = client.get(f"{audit}&until={quote(middle)}", headers=auth(keys["mod"])).get_json()
+    assert older["items"]
+    assert all(e["created_at"] < middle for e in older["items"])
     assert client.get("/api/v1/moderation/comments?site=other",
                       headers=auth(keys["mod"])).status_code == 404
 

@@ -196,3 +196,12 @@ def test_default_checks_add_providers_only_with_a_key(tmp_path: object) -> None:
     assert "k1" not in repr(both)
     assert "k2" not in repr(both)
     assert all("k1" not in repr(c) and "k2" not in repr(c) for c in default_checks(both))
+
+
+def test_check_names_cover_every_check() -> None:
+    """The queue's ``check`` filter accepts these names (the web process lists them
+    without importing the checks)."""
+    from workers.checks import CHECK_NAMES
+
+    every = {c.name for c in local_checks()} | {AkismetCheck.name, PerspectiveCheck.name}
+    assert set(CHECK_NAMES) == every

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     from config import Settings
 
 
+#: Every check's name, local and remote: the web process filters queues by them without
+#: importing the checks (their models' libraries cost each web worker about 60 MB).
+CHECK_NAMES = ("toxicity", "profanity", "spam_text", "links", "bait", "behaviour", "words",
+               "site_spam", "akismet", "perspective")
+
+
 @lru_cache(maxsize=1)
 def local_checks() -> tuple[Check, ...]:
     """Built once per process: models load here, not per comment.
