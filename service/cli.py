@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +86,35 @@ def run() -> None:
                f"(database: {_redact(settings.database_url)}, broker: "
                f"{_redact(settings.broker_url)}); Ctrl-C stops.", err=True)
     manager = Manager()
+    _signal_programs_not_groups(manager)
     for name in ("web", "worker", "beat"):
-        manager.add_process(name, " ".join([*map(_quote, exe), name]), env=env)
+        # exec: honcho runs the command through sh; without it, the pid honcho signals
+        # would be the shell's, not the program's (see _signal_programs_not_groups).
+        manager.add_process(name, " ".join(["exec", *map(_quote, exe), name]), env=env)
     manager.loop()
     sys.exit(manager.returncode)
+
+
+def _signal_programs_not_groups(manager: Any) -> None:
+    """Make honcho send its stop signal to each program, not to its process group.
+
+    Each program stops its own children: gunicorn its workers, Celery its pool. honcho's
+    SIGTERM to the whole group killed the worker's pool processes under it ("exited with
+    signal 15"), and the worker, still waiting for them, was then SIGKILLed.
+    """
+    from honcho import manager as honcho_manager
+    from honcho.compat import ProcessManager
+
+    # Time for the worker's warm shutdown (a running batch, the broker's last poll) before
+    # honcho's SIGKILL; its own 5 s was sometimes too short on a busy machine.
+    honcho_manager.KILL_WAIT = 15
+
+    class ProgramsNotGroups(ProcessManager):  # type: ignore[misc]
+        def terminate(self, pid: int) -> None:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    manager._procmgr = ProgramsNotGroups()
 
 
 @main.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -102,9 +103,25 @@ def test_comment_travels_end_to_end(running: tuple[httpx.Client, Process],
 def test_ctrl_c_stops_web_worker_and_beat(running: tuple[httpx.Client, Process]) -> None:
     client, process = running
     assert client.get("/healthz").status_code == 200
+    # The worker up, its pool processes forked: they are what a group-wide SIGTERM killed.
+    wait_until(lambda: " ready." in process.log_path.read_text(errors="replace"), 60,
+               message="the worker's 'ready.'")
     started = time.monotonic()
     process.signal_group(signal.SIGINT)  # what a terminal's Ctrl-C does
     process.popen.wait(timeout=30)
     print(f"\nstopped in {time.monotonic() - started:.1f}s")
     with pytest.raises(ProcessLookupError):
         os.killpg(process.popen.pid, 0)  # nothing of the group is left behind
+    # Each program ran in its own session (honcho's): each must be gone too, and have
+    # stopped by itself, its children with it (not SIGKILLed, no pool process killed
+    # under a worker that then waits for it).
+    log = process.log_path.read_text(errors="replace")
+    pids = {name: int(pid) for name, pid in re.findall(r"(\w+) started \(pid=(\d+)\)", log)}
+    assert set(pids) == {"web", "worker", "beat"}, log[-3000:]
+    for name, pid in pids.items():
+        # rc -15: still booting, before its own handler was installed.
+        assert re.search(rf"{name} stopped \(rc=(0|-15)\)", log), process.log_tail()
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert "SIGKILL" not in log
+    assert "exited with 'signal" not in log
