@@ -16,6 +16,8 @@
   const API = BASE + '/api/v1';
   const SCRIPT_SITE = script.getAttribute('data-warden-site');
   const MINUTE = 60000;
+  // A permalink to a comment further down fetches at most this many more pages.
+  const PERMALINK_PAGES = 20;
   const REQUEST_TIMEOUT_MS = 15000;
 
   // ---- small helpers ------------------------------------------------------------------
@@ -411,9 +413,23 @@
       }
     }
 
-    jumpToHash() {
+    /** A link to one comment (``#warden-c-ID``, the permalinks): fetch further pages until
+     * it is shown, a bounded number of them, then bring it into view. */
+    async jumpToHash() {
       const match = /^#warden-c-(\d+)$/.exec(location.hash);
-      const node = match && this.nodes.get(Number(match[1]));
+      if (!match) return;
+      const id = Number(match[1]);
+      if (!this.nodes.has(id) && this.cursor) {
+        this.more.disabled = true;
+        this.more.textContent = 'Loading…';
+        for (let pages = 0; !this.nodes.has(id) && this.cursor && pages < PERMALINK_PAGES;
+          pages++) {
+          if (!(await this.load(false))) break;
+        }
+        this.more.disabled = false;
+        this.more.textContent = 'Load more comments';
+      }
+      const node = this.nodes.get(id);
       if (node) node.li.scrollIntoView({ block: 'center' });
     }
 

@@ -202,6 +202,26 @@ def test_sort_and_load_more_by_cursor(live: Live, reader: Reader) -> None:
     expect(items).to_have_count(6)
 
 
+def test_a_permalink_to_a_later_page_loads_it(live: Live, reader: Reader) -> None:
+    """A link to a comment on page 3 (a shared permalink, a moderator's link): the widget
+    fetches pages until the comment is there and scrolls to it."""
+    page = reader.page
+    article = live.unique("permalink")
+    ids = seed(live, article, [f"Remark number {n} on the bridge repairs." for n in range(1, 9)])
+    url = live.hosts.article("/permalink", article)
+    page.goto(f"{url}#warden-c-{ids[7]}")  # page size 3: the eighth is on page 3
+    target = comment(page, ids[7])
+    expect(target).to_be_visible()
+    expect(target).to_be_in_viewport()
+    expect(page.locator(".warden-list > .warden-item")).to_have_count(8)
+    expect(page.get_by_role("button", name="Load more comments")).to_be_hidden()
+    # A link to a comment that is not (or no longer) in the thread loads a bounded number
+    # of pages and leaves the page usable.
+    page.goto(f"{url}?again#warden-c-999999")  # a new document, not a hash change
+    expect(page.locator(".warden-list > .warden-item")).to_have_count(8)
+    expect(page.locator(".warden-root.warden-ready")).to_be_visible()
+
+
 def test_keyboard_only_posting_and_replying(live: Live, reader: Reader) -> None:
     page = reader.page
     open_thread(page, live.hosts.article("/keyboard", live.unique("keyboard")))
