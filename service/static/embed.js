@@ -712,10 +712,33 @@
           this.renderActions(node);
         } else if (!node && entry.status !== 'approved') {
           this.showOwn(entry);
+        } else if (!node) {
+          this.recheckPublished(entry);
         } else if (node && node.data.deleted && !['approved', 'deleted'].includes(entry.status)) {
           this.showOwnInPlaceholder(node, entry);
         }
       }
+    }
+
+    /** One's own comment, recorded as published, is not in the thread: it is on a later
+     * page, or a moderator removed it since. Ask once per page view; a removed one is
+     * shown to its author with the reason, instead of vanishing without a word. */
+    async recheckPublished(entry) {
+      this.rechecked = this.rechecked || new Set();
+      if (this.rechecked.has(entry.id)) return;
+      this.rechecked.add(entry.id);
+      let doc;
+      try {
+        doc = await api('GET', `/comments/${entry.id}`, { token: this.token(), fresh: true });
+      } catch (error) {
+        if (error.status === 404 || error.status === 401) this.dropEntry(entry.id);
+        return;
+      }
+      if (doc.status === 'approved' || this.nodes.has(entry.id)) return; // a later page
+      if (doc.status === 'deleted') { this.dropEntry(entry.id); return; }
+      Object.assign(entry, { status: doc.status, body: doc.body, message: doc.message });
+      this.putEntry(entry);
+      this.showOwn(entry);
     }
 
     showOwn(entry) {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from service.models import CommentStatus, Flag
+from service.models import Comment, CommentStatus, Flag
 from tests.browser.conftest import (
     DECIDED,
     Live,
@@ -169,6 +169,33 @@ def test_rejected_comment_is_explained_politely(live: Live, reader: Reader) -> N
     for order in ("newest", "oldest"):  # a new order reloads the list: still says empty
         page.get_by_label("Sort").select_option(order)
         expect(page.locator(".warden-empty")).to_be_visible()
+
+
+def test_a_published_comment_removed_later_is_explained_to_its_author(
+        live: Live, reader: Reader) -> None:
+    from service.domain.lifecycle import Actor, transition
+    from service.extensions import db
+    from service.sqlite import intends_to_write
+
+    page = reader.page
+    open_thread(page, live.hosts.article("/removed-later", live.unique("removed-later")))
+    published = post(reader, "A remark that is fine today.")
+    settle(live, [published])
+    mine = comment(page, published)
+    expect(mine).not_to_have_class(PENDING, timeout=DECIDED)
+    with live.app.app_context(), intends_to_write():  # a moderator changes their mind
+        transition(db.session, db.session.get(Comment, published), CommentStatus.REJECTED,
+                   Actor("moderator", "test"), "off topic")
+        db.session.commit()
+        db.session.remove()
+    page.reload()
+    expect(mine.locator(".warden-badge")).to_have_text("Not published")
+    expect(mine.locator(".warden-state")).to_contain_text("not published")
+    expect(mine.locator(".warden-body")).to_have_text("A remark that is fine today.")
+    expect(page.locator(".warden-title")).to_have_text("Comments")  # not counted
+    mine.get_by_role("button", name="Dismiss").click()
+    page.reload()
+    expect(page.locator(".warden-empty")).to_be_visible()
 
 
 def test_sort_and_load_more_by_cursor(live: Live, reader: Reader) -> None:
