@@ -84,11 +84,11 @@ class ToxicityCheck(TextModelCheck):
     # The model learnt from talk pages and tweets that short, informal comments lean toxic
     # ("i am a big fan of you and i love you" scores 0.98). A rejection silences a reader,
     # so it needs a second opinion: alt-profanity-check (trained on far more data) must give
-    # at least CORROBORATE, else the comment is held for a human instead. On the held-out
-    # Jigsaw dev file this keeps recall at reject 0.60 -> 0.59 and halves rejections of
-    # YouTube comments (12% -> 6%), most of which were not abusive (README, "Moderation
-    # quality").
-    corroborate = 0.2
+    # at least CORROBORATE, else the comment is held for a human instead. At 0.2 this halved
+    # rejections of YouTube comments (12% -> 6%), most of which were not abusive; 0.4
+    # (2026-12-03) takes YouTube ham rejected 32 -> 26 of 552 and held-out Jigsaw rejection
+    # precision 0.88 -> 0.95 at recall 0.55 -> 0.54 (README, "Moderation quality").
+    corroborate = 0.4
     uncorroborated_cap = 0.85
 
     def second_opinion(self, contexts: Sequence[CommentContext],
