@@ -320,15 +320,21 @@ def suspend_author(session: Session, author: Author, actor: Actor, until: dateti
 
 
 def trust_author(session: Session, author: Author, actor: Actor, reason: str | None) -> None:
+    if author.trust == TrustLevel.TRUSTED:
+        return  # repeating it changes nothing: no audit entry, no event (like decisions)
     author.trust = TrustLevel.TRUSTED
     _audit_author(session, author, "author.trusted", actor, reason)
 
 
 def reset_author(session: Session, author: Author, actor: Actor, reason: str | None) -> None:
+    standing = TrustLevel.NORMAL if author.approved_count else TrustLevel.NEW
+    if (author.banned_at is None and author.suspended_until is None
+            and author.trust == standing):
+        return  # nothing to lift: no audit entry, no event
     author.banned_at = None
     author.ban_reason = None
     author.suspended_until = None
-    author.trust = TrustLevel.NORMAL if author.approved_count else TrustLevel.NEW
+    author.trust = standing
     _audit_author(session, author, "author.reset", actor, reason)
 
 

@@ -359,6 +359,9 @@ def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app
     reset = client.post(f"/api/v1/moderation/authors/{author_id}/reset",
                         headers=auth(keys["mod"]), json={})
     assert reset.get_json()["banned_at"] is None
+    again = client.post(f"/api/v1/moderation/authors/{author_id}/reset",
+                        headers=auth(keys["mod"]), json={})  # nothing left to lift
+    assert again.status_code == 200
     past = client.post(f"/api/v1/moderation/authors/{author_id}/suspend",
                        headers=auth(keys["mod"]), json={"until": "2001-01-01T00:00:00+00:00"})
     assert past.status_code == 422
@@ -369,6 +372,8 @@ def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app
     trust = client.post(f"/api/v1/moderation/authors/{author_id}/trust",
                         headers=auth(keys["mod"]), json={"reason": "regular"})
     assert trust.get_json()["trust"] == "trusted"
+    assert client.post(f"/api/v1/moderation/authors/{author_id}/trust",
+                       headers=auth(keys["mod"]), json={}).get_json()["trust"] == "trusted"
     audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
                        headers=auth(keys["mod"])).get_json()["items"]
     assert [e["action"] for e in audit] == ["author.trusted", "author.reset", "author.banned"]
