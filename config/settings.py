@@ -159,7 +159,9 @@ _COERCERS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "WEB_THREADS": (_int(1, 64), "threads per gunicorn worker"),
     "TRUSTED_PROXIES": (_int(0, 5), "reverse proxies in front of the web process whose "
                         "X-Forwarded-For/-Proto are believed (0: none, the peer is the reader)"),
-    "WORKER_CONCURRENCY": (_int(1, 64), "Celery worker processes"),
+    "WORKER_CONCURRENCY": (_int(1, 64), "Celery worker processes for the checks and housekeeping"),
+    "WEBHOOK_WORKER_THREADS": (_int(1, 128), "threads of the worker that sends webhooks and "
+                               "provider feedback (HTTP waits; a slow receiver holds one)"),
     "MAX_BODY_CHARS": (_int(1, 100_000), "longest comment body, in characters"),
     "MAX_REQUEST_BYTES": (_int(1024, 10_000_000), "largest request body accepted"),
     "MAX_DEPTH": (_int(0, 20), "deepest reply level (0 = no replies)"),
@@ -215,6 +217,7 @@ class Settings:
     web_threads: int = 4
     trusted_proxies: int = 0
     worker_concurrency: int = 2
+    webhook_worker_threads: int = 8
     max_body_chars: int = 5000
     max_request_bytes: int = 64 * 1024
     max_depth: int = 5

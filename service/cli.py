@@ -136,14 +136,34 @@ def web() -> None:
 
 
 @main.command()
-def worker() -> None:
-    """Run the Celery worker (moderation checks; housekeeping)."""
+@click.option("--only", type=click.Choice(["checks", "webhooks"]), default=None,
+              help="run one of the two Celery workers alone (to scale them apart): checks "
+                   "= queues moderation and housekeeping (processes); webhooks = queue "
+                   "webhooks (threads)")
+def worker(only: str | None) -> None:
+    """Run the Celery workers: the checks' and the webhook sender's (see --only)."""
     settings = _settings()
+    if only:
+        args = _celery_worker(settings, only)
+        os.execv(args[0], args)
+    from service.supervise import Child, supervise
+
+    sys.exit(supervise([Child("checks worker", _celery_worker(settings, "checks")),
+                        Child("webhooks worker", _celery_worker(settings, "webhooks"))]))
+
+
+def _celery_worker(settings: Settings, part: str) -> list[str]:
+    from workers.dispatch import QUEUE_HOUSEKEEPING, QUEUE_MODERATION, QUEUE_WEBHOOKS
+
     args = [sys.executable, "-m", "celery", "-A", "workers.celery_app:celery", "worker",
-            "--loglevel", settings.log_level, "--queues", "moderation,webhooks,housekeeping",
-            "--concurrency", str(settings.worker_concurrency), "--without-gossip",
-            "--without-mingle", "--hostname", "warden@%h"]
-    os.execv(sys.executable, args)
+            "--loglevel", settings.log_level, "--without-gossip", "--without-mingle"]
+    if part == "checks":
+        return [*args, "--queues", f"{QUEUE_MODERATION},{QUEUE_HOUSEKEEPING}",
+                "--concurrency", str(settings.worker_concurrency), "--hostname", "warden@%h"]
+    # HTTP waits, not CPU: threads, so a slow receiver holds one of many, not a process.
+    return [*args, "--queues", QUEUE_WEBHOOKS, "--pool", "threads",
+            "--concurrency", str(settings.webhook_worker_threads),
+            "--hostname", "warden-webhooks@%h"]
 
 
 @main.command()

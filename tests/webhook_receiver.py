@@ -38,6 +38,7 @@ class Receiver:
         self._requests: list[Received] = []
         self._scripts: dict[str, list[int]] = {}
         self._holds: dict[str, threading.Event] = {}
+        self._delays: dict[str, float] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
@@ -74,6 +75,10 @@ class Receiver:
         self._holds[path] = event
         return event
 
+    def delay(self, path: str, seconds: float) -> None:
+        """Answer every request to ``path`` only after ``seconds`` (a slow subscriber)."""
+        self._delays[path] = min(seconds, HOLD_LIMIT_SECONDS)
+
     def received(self, path: str | None = None) -> list[Received]:
         with self._lock:
             return [r for r in self._requests if path is None or r.path == path]
@@ -107,6 +112,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             status, hold = receiver._take(self, body)
             if hold is not None:
                 hold.wait(HOLD_LIMIT_SECONDS)
+            time.sleep(receiver._delays.get(self.path, 0))
             answer = b'{"received": true}' if status < 300 else b'{"error": "scripted"}'
             with contextlib.suppress(OSError):  # the sender may be gone (killed worker)
                 self.send_response(status)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +66,48 @@ def test_sigkill_worker_with_500_in_flight(any_stack: FaultStack) -> None:
           f"all {TOTAL} final {since_kill:.1f}s after the kill and restart "
           f"({took:.1f}s after the burst ended)")
 
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The child processes of ``pid`` and their command lines (Linux /proc)."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            found[int(child)] = cmdline.decode(errors="replace")
+    return found
+
+
+def test_a_dead_celery_worker_is_started_again_by_warden_worker(
+        any_stack: FaultStack) -> None:
+    """Celery can exit for good on a broker restart ("Unrecoverable error"); with nobody
+    else watching (``warden worker &``), accepted comments waited for a human. The
+    ``warden worker`` command starts the dead worker again by itself."""
+    stack, app = any_stack, any_stack.flask
+    worker = stack.start("worker")
+    web = stack.web()
+
+    def checks_worker() -> int | None:
+        found = [pid for pid, cmd in _children(worker.popen.pid).items()
+                 if "warden@" in cmd and "--queues" in cmd]
+        return found[0] if found else None
+
+    first = wait_until(checks_worker, 60, interval=0.2, message="the checks worker")
+    wait_until(lambda: "warden@" in worker.log_path.read_text(errors="replace")
+               and " ready." in worker.log_path.read_text(errors="replace"), 60,
+               message="the checks worker's 'ready.'")
+    os.kill(first, signal.SIGKILL)  # as if it had died by itself
+    answers = submit_many(web.base_url, "revived", 20, threads=4)
+    assert summary(answers) == {"202": 20}, summary(answers)
+    ids = accepted_ids(answers)
+    took = wait_all_final(app, ids, 90, "after the checks worker died")
+    second = checks_worker()
+    assert second is not None
+    assert second != first
+    assert worker.popen.poll() is None  # the command itself never stopped
+    assert "checks worker exited with -9; starting it again" in worker.log_path.read_text(
+        errors="replace")
+    assert_decided_once(app, ids)
+    assert_counts_match_recount(app)
+    print(f"\n[{stack.name}] checks worker SIGKILLed: started again, 20 comments final "
+          f"{took:.1f}s after")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -19,7 +20,16 @@ from service.domain.submissions import ClientInfo, Submission, submit_comment
 from service.domain.webhooks.endpoints import AdminContext, create_endpoint
 from service.domain.webhooks.signing import SecretBox
 from service.extensions import db
-from service.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, Site
+from service.models import (
+    Comment,
+    CommentStatus,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Event,
+    Site,
+)
+from service.sqlite import intends_to_write
 from tests.integration.conftest import Stack
 from tests.support import free_port, wait_until
 from tests.webhook_receiver import Receiver
@@ -51,7 +61,9 @@ def add_endpoint(app: Flask, url: str, types: list[str]) -> tuple[int, str]:
 
 def add_comment(app: Flask, body: str = CLEAN, *, moderate: bool = False) -> int:
     """Submit like the API does; the commit wakes the webhook dispatcher."""
-    with app.app_context():
+    # As the API does on SQLite: take the write lock first (a read, then a write, fails at
+    # once when a worker wrote in between).
+    with app.app_context(), intends_to_write():
         site = db.session.get(Site, "demo")
         accepted = submit_comment(db.session, site, Submission(article="story", body=body),
                                   ClientInfo(ip_hash="ip"), max_depth=5, max_body_chars=5000)
@@ -206,3 +218,30 @@ def test_worker_killed_during_delivery_still_delivers(stack: Stack, stack_app: F
         assert db.session.scalar(select(Delivery.event_id)) == payload["id"]
         assert db.session.scalar(select(DeliveryAttempt.status_code)
                                  .order_by(DeliveryAttempt.id.desc())) == 200
+
+
+def test_a_slow_subscriber_does_not_hold_up_moderation(stack: Stack, stack_app: Flask,
+                                                       receiver: Receiver) -> None:
+    """Deliveries wait on the subscriber; the checks must not wait for them. In one pool
+    they did: each delivery held a worker process for up to the webhook time-out."""
+    add_endpoint(stack_app, receiver.url("/slow"), ["comment.created", "comment.approved"])
+    receiver.delay("/slow", 30)  # answers only after the sender gave up (25 s)
+    stack.start("worker", WARDEN_WEBHOOK_TIMEOUT_SECONDS="25", **ALLOW_PRIVATE, **ONE_CHILD)
+    stack.start("beat")
+    first = add_comment(stack_app, moderate=True)
+    wait_until(lambda: decided(stack_app, [first]), 90, message="the first decision (boot)")
+    receiver.wait_for("/slow", 1, timeout=30)  # the sender is inside a slow request now
+    started = time.monotonic()
+    ids = [add_comment(stack_app, f"{CLEAN} Point {n}.", moderate=True) for n in range(8)]
+    # Decided while every delivery is still waiting for the subscriber's answer.
+    wait_until(lambda: decided(stack_app, ids), 20, interval=0.1,
+               message="decisions while the subscriber does not answer")
+    print(f"\n[{stack.name}] 8 comments decided in {time.monotonic() - started:.1f}s while "
+          "no delivery was answered")
+
+
+def decided(app: Flask, ids: list[int]) -> bool:
+    with app.app_context():
+        statuses = db.session.scalars(select(Comment.status).where(Comment.id.in_(ids))).all()
+        db.session.remove()
+    return len(statuses) == len(ids) and CommentStatus.PENDING not in statuses
