@@ -296,6 +296,30 @@ def test_a_killed_workers_claim_expires_and_the_sweep_resends(session: Session,
     assert outcome.succeeded
 
 
+def test_the_sweep_sends_fewer_copies_the_longer_a_delivery_waits(session: Session,
+                                                                   box: SecretBox) -> None:
+    """Its last copy may still be queued behind a backlog: a copy every claim_ttl piled
+    up thousands of messages while a slow subscriber held the senders."""
+    add_endpoint(session, box, ["*"])
+    add_comment(session)
+    [delivery_id] = fan_out(session)
+    now = datetime.now(UTC)
+
+    def waited(due_ago: timedelta, sent_ago: timedelta) -> list[int]:
+        session.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+            next_attempt_at=now - due_ago, enqueued_at=now - sent_ago))
+        session.commit()
+        return due_for_enqueue(session, POLICY)
+
+    # Due 10 minutes: a copy sent 3 minutes ago may still be in the queue.
+    assert waited(timedelta(minutes=10), timedelta(minutes=3)) == []
+    # Sent more than half its wait ago: that copy is presumed lost, another goes.
+    assert waited(timedelta(minutes=10), timedelta(minutes=6)) == [delivery_id]
+    # Just due: the claim time alone decides, as before.
+    assert waited(timedelta(seconds=30), timedelta(seconds=25)) == [delivery_id]
+    assert waited(timedelta(seconds=30), timedelta(seconds=10)) == []
+
+
 def test_a_result_saved_after_losing_the_claim_changes_nothing(
         session: Session, box: SecretBox, monkeypatch: pytest.MonkeyPatch) -> None:
     add_endpoint(session, box, ["*"])

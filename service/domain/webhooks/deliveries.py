@@ -6,7 +6,8 @@
   sends it with no transaction open, and records the outcome under that claim: a
   duplicate task finds nothing to claim, and a killed worker's claim simply expires.
 - ``due_for_enqueue`` is what the beat sweep sends: due retries, and deliveries whose
-  task was lost (broker down, worker killed) once the last send is a claim-time old.
+  task was lost (broker down, worker killed) once the last send is a claim-time old, and
+  half as old as the delivery has been due (a copy may still be queued behind a backlog).
 """
 
 from __future__ import annotations
@@ -125,17 +126,28 @@ def _endpoints(session: Session, site_ids: set[str]) -> dict[str, list[WebhookEn
 
 def due_for_enqueue(session: Session, policy: DeliveryPolicy, *,
                     limit: int = SWEEP_BATCH) -> list[int]:
-    """Due, unclaimed deliveries with no recent send; marked as sent now (committed)."""
+    """Due, unclaimed deliveries with no recent send; marked as sent now (committed).
+
+    "Recent" grows with the time a delivery has been due: its last copy may still wait in
+    the queue behind a backlog (a slow subscriber, a restarted worker), and a copy every
+    ``claim_ttl`` piled up (1,852 queued messages for 178 deliveries, each one a claim
+    UPDATE when it comes). So another copy goes once the last is older than ``claim_ttl``
+    and than half the time the delivery has been due: copies at 20 s, 40 s, 80 s, ...
+    into a backlog, and a lost message is still sent again within about its age.
+    """
     now = utcnow()
     resend_before = now - policy.claim_ttl
-    ids = list(session.scalars(
-        select(Delivery.id)
+    rows = session.execute(
+        select(Delivery.id, Delivery.next_attempt_at, Delivery.enqueued_at)
         .where(Delivery.next_attempt_at <= now, Delivery.status == DeliveryStatus.PENDING,
                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
                or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < resend_before))
         .order_by(Delivery.next_attempt_at)
-        .limit(limit)
-    ))
+        .limit(limit * 4)
+    ).all()
+    ids = [row.id for row in rows
+           if row.enqueued_at is None
+           or now - row.enqueued_at >= (now - row.next_attempt_at) / 2][:limit]
     if ids:
         session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(enqueued_at=now))
     session.commit()
