@@ -107,7 +107,7 @@ def _signal_programs_not_groups(manager: Any) -> None:
 
     # Time for the worker's warm shutdown (a running batch, the broker's last poll) before
     # honcho's SIGKILL; its own 5 s was sometimes too short on a busy machine.
-    honcho_manager.KILL_WAIT = 15
+    honcho_manager.KILL_WAIT = 25  # past the worker supervisor's own 20 s
 
     class ProgramsNotGroups(ProcessManager):  # type: ignore[misc]
         def terminate(self, pid: int) -> None:

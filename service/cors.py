@@ -74,14 +74,15 @@ def add_headers(response: Response) -> Response:
         return response
     if not _is_public():
         return response
+    # Also on answers to requests without Origin: a shared cache must not hand a copy
+    # without the CORS headers to the widget (it would fail), nor one with them to others.
+    # (The site's settings answer ``origin_allowed`` for the Origin: they vary too.)
+    response.vary.add("Origin")
     if origin and g.get("cors_any_origin"):
         # Public settings, no credentials: any page may read them (``SiteInfo``).
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
         return response
-    # Also on answers to requests without Origin: a shared cache must not hand a copy
-    # without the CORS headers to the widget (it would fail), nor one with them to others.
-    response.vary.add("Origin")
     if not origin:
         return response
     site = _site_of_request()

@@ -6,6 +6,7 @@ of the very app the web process builds, so models and lifecycle code are shared.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import Celery, Task
@@ -114,6 +115,9 @@ def make_celery(settings: Settings, *, set_as_current: bool = True) -> Celery:
 
 def _app_context_task(settings: Settings) -> type[Task]:
     flask_app: dict[str, Any] = {}
+    # The webhook worker runs tasks in threads: the first tasks must not each build an app
+    # (and a connection pool) of their own.
+    building = threading.Lock()
 
     class AppContextTask(Task):
         """Run every task inside the Flask app, built once per process."""
@@ -123,9 +127,11 @@ def _app_context_task(settings: Settings) -> type[Task]:
         @staticmethod
         def flask_app() -> Any:
             if "app" not in flask_app:
-                from service.app import create_app
+                with building:
+                    if "app" not in flask_app:
+                        from service.app import create_app
 
-                flask_app["app"] = create_app(settings)
+                        flask_app["app"] = create_app(settings)
             return flask_app["app"]
 
         def __call__(self, *args: Any, **kwargs: Any) -> Any:

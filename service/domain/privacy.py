@@ -24,6 +24,8 @@ from service.models import (
     CheckResult,
     Comment,
     CommentStatus,
+    Delivery,
+    DeliveryAttempt,
     Event,
     Flag,
     IdWatermark,
@@ -95,6 +97,10 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
             continue
         placeholders += 1
     session.execute(delete(Flag).where(Flag.reporter == f"author:{author.token_hash[:32]}"))
+    # Other readers' report notes on these comments may quote them.
+    session.execute(update(Flag).where(Flag.comment_id.in_([c.id for c in comments]),
+                                       Flag.note.is_not(None)).values(note=None)
+                    .execution_options(synchronize_session=False))
     scrubbed = scrub_events(session, author, [c.id for c in comments])
     scrub_audit_reasons(session, author, [c.id for c in comments])
     author.display_name = ERASED_NAME
@@ -121,8 +127,14 @@ def scrub_events(session: Session, author: Author, comment_ids: list[int]) -> in
                           Event.subject_id.in_([str(i) for i in comment_ids]))
     about_author = and_(Event.type.startswith("author."), Event.subject_id == str(author.id))
     scrubbed = 0
-    for event in session.scalars(select(Event).where(Event.site_id == author.site_id,
-                                                     or_(about_comments, about_author))):
+    about = and_(Event.site_id == author.site_id, or_(about_comments, about_author))
+    # A receiver's answer, kept in the delivery log, may echo the payload back.
+    session.execute(update(DeliveryAttempt).where(
+        DeliveryAttempt.response_body.is_not(None),
+        DeliveryAttempt.delivery_id.in_(select(Delivery.id).where(
+            Delivery.event_id.in_(select(Event.id).where(about))))
+    ).values(response_body=None).execution_options(synchronize_session=False))
+    for event in session.scalars(select(Event).where(about)):
         payload = copy.deepcopy(event.payload)
         data = payload.get("data") or {}
         if isinstance(data.get("comment"), dict):

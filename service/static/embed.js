@@ -322,6 +322,8 @@
       // with the defaults (reply depth, edit window, length) instead of the site's.
       const known = await Promise.race([this.infoReady, Promise.resolve(null)]);
       if (known instanceof ApiError) this.infoReady = this.fetchInfo();
+      // A new list (sort, "Try again"): work started for the old one stops (see jumpToHash).
+      if (reset) { this.generation = (this.generation || 0) + 1; }
       if (reset) { this.cursor = null; this.skeleton(); this.nodes.clear(); }
       const params = new URLSearchParams({ article: this.article, sort: this.sort });
       if (!reset && this.cursor) params.set('cursor', this.cursor);
@@ -364,7 +366,7 @@
       this.more.hidden = !this.cursor;
       this.mergeMine();
       this.updateEmpty();
-      if (reset) this.jumpToHash();
+      if (reset && !this.jumped) { this.jumped = true; this.jumpToHash(); } // once per view
       return doc.comments.length;
     }
 
@@ -420,10 +422,11 @@
       if (!match) return;
       const id = Number(match[1]);
       if (!this.nodes.has(id) && this.cursor) {
+        const generation = this.generation;
         this.more.disabled = true;
         this.more.textContent = 'Loading…';
-        for (let pages = 0; !this.nodes.has(id) && this.cursor && pages < PERMALINK_PAGES;
-          pages++) {
+        for (let pages = 0; !this.nodes.has(id) && this.cursor && pages < PERMALINK_PAGES
+          && this.generation === generation; pages++) {
           if (!(await this.load(false))) break;
         }
         this.more.disabled = false;
@@ -727,6 +730,7 @@
       this.rechecked = this.rechecked || new Set();
       if (this.rechecked.has(entry.id)) return;
       this.rechecked.add(entry.id);
+      const generation = this.generation;
       let doc;
       try {
         doc = await api('GET', `/comments/${entry.id}`, { token: this.token(), fresh: true });
@@ -734,6 +738,8 @@
         if (error.status === 404 || error.status === 401) this.dropEntry(entry.id);
         return;
       }
+      // The list was rebuilt meanwhile (a new sort): its own merge asks again.
+      if (this.generation !== generation) { this.rechecked.delete(entry.id); return; }
       if (doc.status === 'approved' || this.nodes.has(entry.id)) return; // a later page
       if (doc.status === 'deleted') { this.dropEntry(entry.id); return; }
       Object.assign(entry, { status: doc.status, body: doc.body, message: doc.message });

@@ -23,6 +23,7 @@ from service.models import (
     Comment,
     CommentStatus,
     Event,
+    Flag,
     LabelKind,
     ModerationLabel,
     Site,
@@ -724,6 +725,9 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
                        ).status_code == 200
     assert client.post(f"/api/v1/moderation/authors/{author_id}/ban", headers=auth(keys["mod"]),
                        json={"reason": "Ann from Leeds, again"}).status_code == 200
+    # Another reader's report quotes the comment.
+    assert client.post(f"/api/v1/comments/{mine['id']}/flags", json={
+        "reason": "other", "note": f"it says: {CLEAN[:30]}"}).status_code == 201
     erased = client.post(f"{base}/erase", headers=admin, json={"remove_unreplied": True})
     # created + approved for each comment, the rejection, author.trusted and author.banned.
     assert erased.get_json() == {"placeholders": 1, "removed": 1, "labels": 1,
@@ -764,6 +768,8 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
             } == {"[erased]"}
     with app.app_context():
         assert db.session.get(Author, author_id).ban_reason == "[erased]"
+        assert db.session.scalars(select(Flag.note).where(Flag.comment_id == mine["id"])
+                                  ).all() == [None]
         banned = db.session.scalars(select(Event).where(Event.type == "author.banned")).one()
         assert banned.payload["data"]["reason"] == "[erased]"
 

@@ -569,6 +569,7 @@ def test_site_settings_tell_any_page_whether_it_may_use_the_site(client: FlaskCl
     assert foreign.status_code == 200
     assert foreign.headers["Access-Control-Allow-Origin"] == "*"
     assert foreign.get_json()["origin_allowed"] is False
+    assert "Origin" in foreign.headers["Vary"]  # the answer depends on it: caches must key it
     assert client.get("/api/v1/sites/demo").get_json()["origin_allowed"] is None
     missing = client.get("/api/v1/sites/nope", headers={"Origin": "https://evil.example"})
     assert missing.status_code == 404

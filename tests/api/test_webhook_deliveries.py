@@ -28,6 +28,7 @@ from service.domain.webhooks.signing import SecretBox
 from service.extensions import db
 from service.models import (
     AuditEntry,
+    Comment,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
@@ -444,3 +445,24 @@ def test_finished_history_is_pruned_after_retention_and_pending_work_is_kept(
                   session.scalars(select(ProviderReport))) == [
         ("pending", False), ("sent", True)]
     assert prune_history.run() == {"events": 0, "deliveries": 0, "provider_reports": 0}
+
+
+def test_erasing_the_author_clears_receivers_answers_about_them(session: Session,
+                                                                box: SecretBox) -> None:
+    """A receiver may echo the payload back: the delivery log keeps its answer."""
+    from service.domain.lifecycle import Actor
+    from service.domain.privacy import erase_author
+
+    add_endpoint(session, box, ["*"])
+    comment_id = add_comment(session, "Words of a reader who will ask to be forgotten.")
+    [delivery_id] = fan_out(session)
+    outcome = deliver(session, delivery_id, POLICY, box, FakeSender())
+    assert outcome is not None
+    assert outcome.succeeded
+    attempt = select(DeliveryAttempt.response_body).where(
+        DeliveryAttempt.delivery_id == delivery_id)
+    assert session.scalar(attempt) == "answer"
+    author = session.get(Comment, comment_id).author
+    erase_author(session, author, Actor("admin", "test"), remove_unreplied=False)
+    session.commit()
+    assert session.scalar(attempt) is None

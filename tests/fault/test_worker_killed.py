@@ -79,11 +79,12 @@ def _children(pid: int) -> dict[int, str]:
 
 
 def test_a_dead_celery_worker_is_started_again_by_warden_worker(
-        any_stack: FaultStack) -> None:
+        production: FaultStack) -> None:
     """Celery can exit for good on a broker restart ("Unrecoverable error"); with nobody
     else watching (``warden worker &``), accepted comments waited for a human. The
-    ``warden worker`` command starts the dead worker again by itself."""
-    stack, app = any_stack, any_stack.flask
+    ``warden worker`` command starts the dead worker again by itself (the supervisor is
+    the same on both stacks; Redis is where Celery was seen to exit)."""
+    stack, app = production, production.flask
     worker = stack.start("worker")
     web = stack.web()
 

@@ -207,6 +207,13 @@ def test_memoised_counts_equal_scikit_learn(block: Block) -> None:
     ("fuck you, idiot", True),
     ("You are a worthless idiot, shut your stupid mouth you moron.", True),
     ("this singer is such a worthless piece of shit", True),
+    # Aimed at a group or a person who is not addressed: the verb, a bare "shit" or "hell"
+    # and insults are not emphasis.
+    ("fuck muslims", True),
+    ("burn in hell", True),
+    ("those people are shit", True),
+    ("what a shit-head", True),
+    ("yall are fucking idiots", True),
 ])
 def test_toxicity_does_not_reject_swearing_aimed_at_nobody(text: str, rejected: bool) -> None:
     verdict = ToxicityCheck().run_batch([CommentContext(text=text)])[0]

@@ -86,8 +86,9 @@ class ToxicityCheck(TextModelCheck):
     # so it needs a second opinion: alt-profanity-check (trained on far more data) must give
     # at least CORROBORATE, else the comment is held for a human instead. At 0.2 this halved
     # rejections of YouTube comments (12% -> 6%), most of which were not abusive; 0.4
-    # (2026-12-03) takes YouTube ham rejected 32 -> 26 of 552 and held-out Jigsaw rejection
-    # precision 0.88 -> 0.95 at recall 0.55 -> 0.54 (README, "Moderation quality").
+    # (2026-12-03, with the swearing rule below) takes YouTube ham rejected 52 -> 32 of 552
+    # and held-out Jigsaw rejection precision 0.88 -> 0.94 at recall 0.58 -> 0.56 (README,
+    # "Moderation quality").
     corroborate = 0.4
     uncorroborated_cap = 0.85
 
@@ -113,10 +114,9 @@ class ToxicityCheck(TextModelCheck):
 
         The training labels count "holy shit, 2 billion views" and "fucking love it" as
         toxic, and rejecting them silences readers who abused no one. So the text is scored
-        again without its expletives; if that would not be rejected and nobody is addressed
-        ("you", "off"), a human decides. Insults and slurs are not expletives and stay.
-        Measured (README, "Moderation quality"): 54 -> 37 rejections of YouTube ham;
-        held-out Jigsaw rejection recall 0.584 -> 0.550 at the same precision.
+        again without its expletives (emphasis only: not the verb, not insults or slurs);
+        if that would not be rejected and nobody is addressed ("you", "off"), a human
+        decides.
         """
         swearing = [i for i in high if _EXPLETIVE.search(contexts[i].text)
                     and not _ADDRESSED.search(contexts[i].text)]
@@ -131,15 +131,18 @@ class ToxicityCheck(TextModelCheck):
                             "below rejection; a human decides")
 
 
-# Expletives used as emphasis ("holy shit", "what the fuck", "fucking love it"); insults
-# ("shithead", "motherfucker") and slurs are deliberately absent.
+# Expletives used as emphasis ("holy shit", "what the fuck", "fucking love it", "this shit
+# never gets old"). Not the verb ("fuck muslims" is aimed at someone), not a bare "shit" or
+# "hell" ("X are shit", "burn in hell"), not insults ("shithead", "motherfucker"), no slurs.
 _EXPLETIVE = re.compile(
-    r"\b(?:(?:holy|the|what|wat)\s+)?(?:f+u+c*k+(?:i+n+g?|e+d|s|a)?|fuckin'?|"
-    r"shit+(?:ty|s)?(?!\s*head)|damn+|dammit|goddamn|hell|crap+(?:py)?|wtf|omfg|bloody)\b",
+    r"\b(?:f+u+c*k+i+n+g?|fuckin'?"
+    r"|(?:holy|the|what\s+the|wat\s+da|this|that)\s+(?:shit+|fuck+|hell|crap+)"
+    r"|damn+|dammit|goddamn|wtf|omfg)\b",
     re.IGNORECASE)
-# Someone is addressed: the swearing may be aimed at them ("fuck you", "fuck off").
-_ADDRESSED = re.compile(r"\b(?:you|your|yours|yourself|u|ur|you're|youre|ya|off)\b",
-                        re.IGNORECASE)
+# Someone is addressed: the swearing may be aimed at them ("fucking idiot, you").
+_ADDRESSED = re.compile(
+    r"\b(?:you|your|yours|yourself|yourselves|u|ur|you're|youre|ya|ye|y'?all|off)\b",
+    re.IGNORECASE)
 
 
 class SpamTextCheck(TextModelCheck):

@@ -142,7 +142,10 @@ def due_for_enqueue(session: Session, policy: DeliveryPolicy, *,
         .where(Delivery.next_attempt_at <= now, Delivery.status == DeliveryStatus.PENDING,
                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
                or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < resend_before))
-        .order_by(Delivery.next_attempt_at)
+        # Never sent, then the longest ago sent: the ones most likely to need a copy come
+        # first, so a backlog of recently sent ones cannot hide them past the limit.
+        .order_by(Delivery.enqueued_at.is_not(None), Delivery.enqueued_at,
+                  Delivery.next_attempt_at)
         .limit(limit * 4)
     ).all()
     ids = [row.id for row in rows
