@@ -186,6 +186,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (never down: a database past it stays as it is)."""
+    from alembic.runtime.migration import MigrationContext
     from alembic.util import CommandError
     from flask_migrate import upgrade
 
@@ -199,8 +200,7 @@ def db_upgrade(revision: str) -> None:
         except CommandError as exc:
             raise click.ClickException(str(exc).splitlines()[0]) from None
         with database.engine.connect() as connection:
-            current = connection.exec_driver_sql(
-                "SELECT version_num FROM alembic_version").scalar()
+            current = MigrationContext.configure(connection).get_current_revision()
     click.echo(f"database at {current}", err=True)
 
 
@@ -262,7 +262,7 @@ def keys_create(site_id: str | None, all_sites: bool, role: str, label: str | No
         click.echo(plain)
 
 
-def _not_nan(param: click.Parameter, value: float | None) -> float | None:
+def _not_nan(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     if value is not None and value != value:  # NaN passes every range comparison
         raise click.BadParameter("not a number", param=param)
     return value
@@ -349,7 +349,7 @@ def policy() -> None:
 @click.option("--mode", type=click.Choice(["auto", "manual", "post"]), default=None,
               help="proposed mode (default: the site's)")
 @click.option("--since", "since_days", type=click.FloatRange(0, 36500, min_open=True),
-              default=None, callback=lambda _ctx, param, value: _not_nan(param, value),
+              default=None, callback=_not_nan,
               help="only comments from the last DAYS days (at most 36500)")
 @click.option("--rerun", is_flag=True,
               help="run the local text checks again (today's models, the site's model and "

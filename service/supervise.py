@@ -125,9 +125,8 @@ def _stop_all(children: list[Child], grace_seconds: float, forward: int) -> bool
     """``forward`` to each running child (SIGTERM: Celery's warm shutdown stops its own
     pool), SIGKILL after ``grace_seconds``; True when every child stopped by itself and
     none had died before."""
-    clean = all(c.restart_at is None for c in children)
     running = [c.popen for c in children if c.running()]
-    clean = clean and len(running) == len(children)
+    clean = len(running) == len(children)  # none was down (dead, or waiting to restart)
     for popen in running:
         popen.send_signal(forward)
     deadline = time.monotonic() + grace_seconds

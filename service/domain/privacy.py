@@ -72,11 +72,11 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
     labels = erase_labels(session, author.id)
     comments = session.scalars(select(Comment).where(Comment.author_id == author.id)
                                .order_by(Comment.id).with_for_update()).all()
+    ids = [c.id for c in comments]
     if remove_unreplied and comments:
-        raise_comment_watermark(session, comments[-1].id)
+        raise_comment_watermark(session, ids[-1])
     # Check reasons quote words of the text ("words: ..."): they go with it.
-    session.execute(delete(CheckResult).where(
-        CheckResult.comment_id.in_([c.id for c in comments])))
+    session.execute(delete(CheckResult).where(CheckResult.comment_id.in_(ids)))
     for comment in comments:
         # Erased before the transition: its comment.deleted event must not carry the text
         # and the name out again.
@@ -98,11 +98,10 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
         placeholders += 1
     session.execute(delete(Flag).where(Flag.reporter == f"author:{author.token_hash[:32]}"))
     # Other readers' report notes on these comments may quote them.
-    session.execute(update(Flag).where(Flag.comment_id.in_([c.id for c in comments]),
-                                       Flag.note.is_not(None)).values(note=None)
-                    .execution_options(synchronize_session=False))
-    scrubbed = scrub_events(session, author, [c.id for c in comments])
-    scrub_audit_reasons(session, author, [c.id for c in comments])
+    session.execute(update(Flag).where(Flag.comment_id.in_(ids), Flag.note.is_not(None))
+                    .values(note=None).execution_options(synchronize_session=False))
+    scrubbed = scrub_events(session, author, ids)
+    scrub_audit_reasons(session, author, ids)
     author.display_name = ERASED_NAME
     author.email_hash = None
     author.ban_reason = None if author.ban_reason is None else ERASED_NAME
