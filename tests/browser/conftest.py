@@ -270,6 +270,23 @@ def forget_browser_address(live: Live) -> None:
         db.session.remove()
 
 
+def edit_site(live: Live, **values: object) -> None:
+    """Change the demo site's settings as an operator would, under the write lock.
+
+    Taken up front (BEGIN IMMEDIATE): a plain transaction that read the site and then
+    writes fails at once with "database is locked" if the worker committed in between.
+    """
+    from service.extensions import db
+    from service.models import Site
+
+    with live.app.app_context(), intends_to_write():
+        site = db.session.get(Site, "demo")
+        for name, value in values.items():
+            setattr(site, name, value)
+        db.session.commit()
+        db.session.remove()
+
+
 # ---- data through the domain code (not the browser's address: no burst signals) -------
 
 def seed(live: Live, article: str, bodies: list[str], *, names: list[str] | None = None,

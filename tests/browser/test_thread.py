@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     Reader,
     age_comments,
     comment_ids,
+    edit_site,
     seed,
     settle,
     statuses,
@@ -474,23 +475,13 @@ def test_errors_are_shown_next_to_the_form_in_words(live: Live, reader: Reader) 
                             and "net::ERR_FAILED" not in m]
 
 
-def set_mode(live: Live, mode: str) -> None:
-    from service.extensions import db
-    from service.models import Site
-
-    with live.app.app_context():
-        db.session.get(Site, "demo").mode = mode
-        db.session.commit()
-        db.session.remove()
-
-
 def test_post_moderation_shows_the_text_at_once_and_a_pull_back(live: Live,
                                                                 reader: Reader) -> None:
     """A post-moderated site publishes at once: the reader's own comment shows its text
     (it showed an empty body), is announced as published (not "awaiting moderation"),
     and one the checks pull back afterwards says so without a reload."""
     page = reader.page
-    set_mode(live, "post")
+    edit_site(live, mode="post")
     try:
         open_thread(page, live.hosts.article("/post-mode", live.unique("post-mode")))
         kept = post(reader, "Published at once, and a fine remark.")
@@ -504,17 +495,7 @@ def test_post_moderation_shows_the_text_at_once_and_a_pull_back(live: Live,
             CommentStatus.REJECTED, CommentStatus.HELD}
         expect(page.locator(".warden-title")).to_have_text("1 comment")
     finally:
-        set_mode(live, "auto")
-
-
-def set_max_depth(live: Live, depth: int | None) -> None:
-    from service.extensions import db
-    from service.models import Site
-
-    with live.app.app_context():
-        db.session.get(Site, "demo").max_depth = depth
-        db.session.commit()
-        db.session.remove()
+        edit_site(live, mode="auto")
 
 
 def test_try_again_also_fetches_the_site_settings(live: Live, reader: Reader) -> None:
@@ -525,7 +506,7 @@ def test_try_again_also_fetches_the_site_settings(live: Live, reader: Reader) ->
     article = live.unique("retry-info")
     [root] = seed(live, article, ["A root comment worth answering."])
     [reply] = seed(live, article, ["A reply, as deep as this site goes."], parents=[root])
-    set_max_depth(live, 1)
+    edit_site(live, max_depth=1)
     try:
         page.route("**/api/v1/sites/demo**", lambda route: route.abort())
         page.goto(live.hosts.article("/retry-info", article))
@@ -538,7 +519,7 @@ def test_try_again_also_fetches_the_site_settings(live: Live, reader: Reader) ->
         expect(comment(page, root).get_by_role("button", name="Reply")).to_be_visible()
         expect(comment(page, reply).get_by_role("button", name="Reply")).to_have_count(0)
     finally:
-        set_max_depth(live, None)
+        edit_site(live, max_depth=None)
 
 
 def test_a_comment_approved_while_its_reader_was_away_is_counted_once(
