@@ -24,6 +24,17 @@ class Standing:
     hold_first: bool = False
 
 
+#: A spam signal counts towards agreement only from here (and from the hold threshold):
+#: weak signals must not add up to a decision none of them would hold for.
+AGREEMENT_FLOOR = 0.5
+
+
+#: Spam checks that are trained models of the same words (the general one, the site's).
+WORD_MODELS = frozenset({"spam_text", "site_spam"})
+#: Not a second opinion: readers citing their sources post several links too.
+OUTSIDE_AGREEMENT = frozenset({"links"})
+
+
 @dataclass(frozen=True)
 class Decision:
     status: CommentStatus
@@ -45,9 +56,14 @@ def decide(verdicts: Sequence[Verdict], policy: Policy, standing: Standing,
     if not verdicts:
         return Decision(CommentStatus.HELD, "no check ran", "policy")
     worst = max(verdicts, key=lambda v: v.score)
-    why = f"{worst.check} {worst.score:.2f}"
-    if worst.reasons:
-        why += f" ({'; '.join(worst.reasons)})"
+    why = _describe(worst)
+    agreed = _spam_agreement(verdicts, policy)
+    if agreed is not None and worst.score < policy.reject_threshold:
+        together, agreeing = agreed
+        names = " and ".join(_describe(v) for v in agreeing)
+        return Decision(CommentStatus.SPAM, f"{names} agree: together {together:.2f}, at or "
+                        f"above reject threshold {policy.reject_threshold:.2f}",
+                        agreeing[0].check)
     if worst.score >= policy.reject_threshold:
         status = CommentStatus.SPAM if worst.kind == "spam" else CommentStatus.REJECTED
         return Decision(status, f"{why} at or above reject threshold "
@@ -64,3 +80,42 @@ def decide(verdicts: Sequence[Verdict], policy: Policy, standing: Standing,
     return Decision(CommentStatus.APPROVED, f"every check below hold threshold "
                     f"{policy.hold_threshold:.2f} (highest: {worst.check} {worst.score:.2f})",
                     "policy")
+
+
+def _describe(verdict: Verdict) -> str:
+    why = f"{verdict.check} {verdict.score:.2f}"
+    if verdict.reasons:
+        why += f" ({'; '.join(verdict.reasons)})"
+    return why
+
+
+def _spam_agreement(verdicts: Sequence[Verdict], policy: Policy
+                    ) -> tuple[float, list[Verdict]] | None:
+    """Two or more spam checks that would each hold the comment, taken together.
+
+    Spam that a text model scores at 0.8 and that also asks readers to follow an account
+    (bait 0.6) is spam; each alone only holds it. The checks look at different things
+    (the words, contact bait, the poster's pace), so their scores combine as independent
+    evidence: 1 - (1 - a)(1 - b). The general and the site's own spam model both read the
+    words: only the higher of the two takes part. Toxicity is left out for the same
+    reason, and so is ``links``: a reader citing sources posts three links too (with it,
+    two such clean comments of 2,677 were marked spam). Measured on YouTube videos no
+    model saw, this decides 8 more of their 586 spam comments and no ham, and marks no
+    more clean prose (README, "Moderation quality").
+    """
+    floor = max(policy.hold_threshold, AGREEMENT_FLOOR)
+    agreeing: list[Verdict] = []
+    for verdict in sorted(verdicts, key=lambda v: v.score, reverse=True):
+        if (verdict.kind != "spam" or verdict.score < floor
+                or verdict.check in OUTSIDE_AGREEMENT):
+            continue
+        if verdict.check in WORD_MODELS and any(v.check in WORD_MODELS for v in agreeing):
+            continue  # a second model of the same words is no second opinion
+        agreeing.append(verdict)
+    if len(agreeing) < 2:
+        return None
+    unlikely = 1.0
+    for verdict in agreeing:
+        unlikely *= 1.0 - verdict.score
+    together = 1.0 - unlikely
+    return (together, agreeing) if together >= policy.reject_threshold else None

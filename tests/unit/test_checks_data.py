@@ -96,8 +96,8 @@ def test_spam_on_an_unseen_video(data_dir: Path, models: dict[str, Path],
                  WARDEN_SPAM_MODEL=models["spam"])
     assert result.checks["spam_text"]["roc_auc"] >= 0.96  # measured 0.988
     assert result.own_kind["precision"] >= 0.95  # measured 1.0
-    assert result.own_kind["f1"] >= 0.77  # measured 0.82
-    assert result.decision["f1"] >= 0.75  # measured 0.80 (rude comments rejected count here)
+    assert result.own_kind["f1"] >= 0.80  # measured 0.833 (0.822 before spam agreement)
+    assert result.decision["f1"] >= 0.78  # measured 0.815 (rude comments rejected count here)
 
 
 def test_spam_shipped_model_in_sample(data_dir: Path) -> None:
@@ -134,7 +134,7 @@ def test_site_model_learns_an_unseen_video_from_its_first_labels(
     report = moderator_loop.replay_video(rows, HELD_OUT_VIDEO, 100, extra, None, tmp_path)
     assert (report["labelled"], report["evaluated"]) == (100, 250)
     without, with_site = report["without_site_model"], report["with_site_model"]
-    assert without["f1"] <= 0.80  # measured 0.764
-    assert with_site["f1"] >= without["f1"] + 0.07  # measured 0.865 (+0.10)
-    assert with_site["recall"] >= 0.80  # measured 0.841 (0.682 without)
-    assert with_site["precision"] >= without["precision"] - 0.02  # measured 0.891 (0.869)
+    assert without["f1"] <= 0.81  # measured 0.783
+    assert with_site["f1"] >= without["f1"] + 0.07  # measured 0.883 (+0.10)
+    assert with_site["recall"] >= 0.80  # measured 0.851 (0.692 without)
+    assert with_site["precision"] >= without["precision"] - 0.02  # measured 0.919 (0.902)

@@ -73,3 +73,48 @@ def test_failed_check_holds_for_a_human() -> None:
     decision = decide([verdict(0.0)], AUTO, Standing(), failed=["links"])
     assert decision.status == S.HELD
     assert "links" in decision.reason
+
+
+def test_spam_checks_that_each_would_hold_decide_together() -> None:
+    decision = decide([verdict(0.2), verdict(0.79, "spam", "spam_text"),
+                       verdict(0.6, "spam", "bait")], AUTO, Standing())
+    assert decision.status == S.SPAM
+    assert decision.decided_by == "spam_text"
+    assert decision.reason == ("spam_text 0.79 (spam_text said so) and bait 0.60 (bait said "
+                               "so) agree: together 0.92, at or above reject threshold 0.90")
+
+
+@pytest.mark.parametrize(("verdicts", "policy"), [
+    # One of them would not hold alone: weak signals do not add up.
+    ([verdict(0.85, "spam", "spam_text"), verdict(0.45, "spam", "bait")], AUTO),
+    # Both hold, but together they stay under the reject threshold (1 - 0.4 * 0.4 = 0.84).
+    ([verdict(0.6, "spam", "spam_text"), verdict(0.6, "spam", "links")], AUTO),
+    # Toxicity checks read the same words: their agreement is no extra evidence.
+    ([verdict(0.8, "toxicity", "toxicity"), verdict(0.7, "toxicity", "profanity")], AUTO),
+    # The general and the site's spam model read the same words: one opinion, not two.
+    ([verdict(0.8, "spam", "spam_text"), verdict(0.8, "spam", "site_spam")], AUTO),
+    # Readers citing sources post several links: the link count is no second opinion.
+    ([verdict(0.8, "spam", "spam_text"), verdict(0.8, "spam", "links")], AUTO),
+    # A site that holds from 0.7 counts only signals from 0.7.
+    ([verdict(0.79, "spam", "spam_text"), verdict(0.6, "spam", "bait")],
+     Policy(ModerationMode.AUTO, hold_threshold=0.7, reject_threshold=0.9)),
+])
+def test_agreement_needs_two_spam_checks_that_each_hold(verdicts: list[Verdict],
+                                                          policy: Policy) -> None:
+    assert decide(verdicts, policy, Standing()).status == S.HELD
+
+
+def test_agreement_leaves_bans_and_manual_sites_alone() -> None:
+    both = [verdict(0.8, "spam", "spam_text"), verdict(0.8, "spam", "bait")]
+    assert decide(both, AUTO, Standing(blocked=True)).reason.startswith("the author is banned")
+    assert decide(both, Policy(ModerationMode.MANUAL), Standing()).status == S.HELD
+    # A trusted author is spared holds, not decisions: agreement decides like one check would.
+    assert decide(both, AUTO, Standing(trusted=True)).status == S.SPAM
+
+
+def test_only_the_higher_word_model_joins_the_agreement() -> None:
+    decision = decide([verdict(0.7, "spam", "site_spam"), verdict(0.8, "spam", "spam_text"),
+                       verdict(0.6, "spam", "behaviour")], AUTO, Standing())
+    assert decision.status == S.SPAM
+    assert decision.reason.startswith("spam_text 0.80 (spam_text said so) and behaviour 0.60")
+    assert "site_spam" not in decision.reason
