@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from service import sqlite
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, no_query_params
 from service.domain import privacy
 from service.domain import sites as site_domain
 from service.domain.errors import Forbidden, NotFound
@@ -65,6 +65,7 @@ class Sites(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, SiteListSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self) -> dict[str, Any]:
         """The sites this key administers."""
         query = select(Site).order_by(Site.id)
@@ -94,6 +95,7 @@ class SiteView(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, SiteSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, site_id: str) -> Site:
         """A site's settings and moderation policy."""
         return _site(site_id)
@@ -116,6 +118,7 @@ class Lists(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, ListsSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, site_id: str) -> Site:
         """Blocked and suspect words; allowed and blocked link domains."""
         return _site(site_id)
@@ -140,6 +143,7 @@ class Keys(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, KeyListSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, site_id: str) -> dict[str, Any]:
         """The site's keys (prefixes only; keys themselves are never stored)."""
         _site(site_id)
@@ -239,6 +243,7 @@ class AuthorExport(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, AuthorExportSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, site_id: str, author_id: int) -> dict[str, Any]:
         """Everything held about an author: profile, comments, reports made (audited)."""
         author = _author(site_id, author_id)
@@ -256,7 +261,7 @@ class AuthorErase(MethodView):
     @blp.arguments(EraseSchema)
     @blp.response(200, EraseOutSchema)
     @blp.doc(**AUTH)
-    def post(self, args: dict[str, Any], site_id: str, author_id: int) -> dict[str, int]:
+    def post(self, args: dict[str, Any], site_id: str, author_id: int) -> dict[str, Any]:
         """Erase an author's personal data; comments become placeholders (or are removed
         when nobody replied and remove_unreplied is true); counts follow."""
         author = _author(site_id, author_id)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import flask_smorest
+from flask import request
 from marshmallow import Schema
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -16,3 +21,18 @@ class Blueprint(flask_smorest.Blueprint):
         if isinstance(schema, type):
             schema = schema()
         return super().arguments(schema, *args, **kwargs)
+
+
+def no_query_params(view: F) -> F:
+    """For a route that takes no query parameters: one sent anyway is a mistake the caller
+    must hear about (422, like the routes with a query schema), not a filter silently
+    ignored (``GET /sites?site=demo`` would list every site)."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if request.args:
+            flask_smorest.abort(422, messages={"query": {
+                name: ["Unknown field."] for name in sorted(request.args)}})
+        return view(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]

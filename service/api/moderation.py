@@ -9,7 +9,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, no_query_params
 from service.domain import moderation as mod
 from service.domain.errors import DomainError, NotFound
 from service.domain.lifecycle import Actor
@@ -94,6 +94,7 @@ class QueueItem(MethodView):
     @requires(Role.MODERATOR)
     @blp.response(200, QueueItemSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, comment_id: int) -> dict[str, Any]:
         """One comment with everything a moderator needs to decide."""
         return _item(mod.get_comment(db.session, comment_id, scoped_site_ids()))
@@ -140,6 +141,7 @@ class AuthorView(MethodView):
     @requires(Role.MODERATOR)
     @blp.response(200, AuthorOutSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, author_id: int) -> dict[str, Any]:
         """An author's standing and history (comments by status)."""
         return _author_out(mod.get_author(db.session, author_id, scoped_site_ids()))

@@ -15,7 +15,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 
 from service.api.auth import check_site, current_key, requires
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, no_query_params
 from service.domain.submissions import get_site
 from service.domain.threads import Cursor
 from service.domain.webhooks import endpoints as domain
@@ -69,6 +69,7 @@ class Webhooks(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, WebhookListSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, site_id: str) -> dict[str, Any]:
         """The site's webhook endpoints (secrets are never shown again)."""
         check_site(site_id)
@@ -93,6 +94,7 @@ class WebhookView(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, WebhookSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, site_id: str, endpoint_id: int) -> WebhookEndpoint:
         """One endpoint, with its health and, when disabled, the reason."""
         return _endpoint(site_id, endpoint_id)
@@ -169,6 +171,7 @@ class DeliveryView(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, DeliveryDetailSchema)
     @blp.doc(**AUTH)
+    @no_query_params
     def get(self, site_id: str, endpoint_id: int, delivery_id: int) -> Delivery:
         """One delivery with its payload and every attempt (status, time, body start)."""
         return domain.get_delivery(db.session, _endpoint(site_id, endpoint_id), delivery_id)

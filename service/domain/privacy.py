@@ -63,10 +63,16 @@ def export_author(session: Session, author: Author) -> dict[str, Any]:
 
 
 def erase_author(session: Session, author: Author, actor: Actor, *,
-                 remove_unreplied: bool) -> dict[str, int]:
-    """Erase personal data; return how many comments became placeholders or were removed."""
+                 remove_unreplied: bool) -> dict[str, Any]:
+    """Erase personal data; return how many comments became placeholders or were removed.
+
+    Erasing again what is erased already changes nothing, so it is neither audited nor
+    announced (``changed`` false); with ``remove_unreplied`` it may still remove the
+    placeholders a first erasure kept.
+    """
     reply = aliased(Comment)
     placeholders = removed = 0
+    changed = False
     # Labelled examples hold a copy of the text: they go first (training never sees them
     # again; the next model of the site is fitted without them).
     labels = erase_labels(session, author.id)
@@ -77,7 +83,12 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
         raise_comment_watermark(session, ids[-1])
     # Check reasons quote words of the text ("words: ..."): they go with it.
     session.execute(delete(CheckResult).where(CheckResult.comment_id.in_(ids)))
+    erased_fields = {"body": "", "html": "", "author_name": ERASED_NAME, "ip_hash": None,
+                     "ip_address": None, "user_agent": None, "referrer": None,
+                     "client_signals": {}}
     for comment in comments:
+        changed = changed or comment.status != CommentStatus.DELETED or any(
+            getattr(comment, name) != value for name, value in erased_fields.items())
         # Erased before the transition: its comment.deleted event must not carry the text
         # and the name out again.
         comment.body = ""
@@ -96,25 +107,32 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
             removed += 1
             continue
         placeholders += 1
-    session.execute(delete(Flag).where(Flag.reporter == f"author:{author.token_hash[:32]}"))
+    flags = session.execute(
+        delete(Flag).where(Flag.reporter == f"author:{author.token_hash[:32]}")).rowcount
     # Other readers' report notes on these comments may quote them.
-    session.execute(update(Flag).where(Flag.comment_id.in_(ids), Flag.note.is_not(None))
-                    .values(note=None).execution_options(synchronize_session=False))
+    notes = session.execute(
+        update(Flag).where(Flag.comment_id.in_(ids), Flag.note.is_not(None))
+        .values(note=None).execution_options(synchronize_session=False)).rowcount
     scrubbed = scrub_events(session, author, ids)
-    scrub_audit_reasons(session, author, ids)
+    reasons = scrub_audit_reasons(session, author, ids)
+    counts = {"placeholders": placeholders, "removed": removed, "labels": labels,
+              "events_scrubbed": scrubbed}
+    changed = changed or bool(removed or labels or scrubbed or flags or notes or reasons) or (
+        author.display_name != ERASED_NAME or author.email_hash is not None
+        or author.ban_reason not in (None, ERASED_NAME))
+    if not changed:
+        return {**counts, "changed": False}
     author.display_name = ERASED_NAME
     author.email_hash = None
     author.ban_reason = None if author.ban_reason is None else ERASED_NAME
     # The old token must stop working; nobody knows the new one.
     author.token_hash = token_digest(secrets.token_urlsafe(32))
-    counts = {"placeholders": placeholders, "removed": removed, "labels": labels,
-              "events_scrubbed": scrubbed}
     session.add(AuditEntry(site_id=author.site_id, subject_type="author",
                            subject_id=str(author.id), action="author.erased",
                            actor_type=actor.type, actor_id=actor.id, details=counts))
     emit(session, author.site_id, "author.erased", str(author.id),
          {"author": {"id": author.id}, "site": author.site_id, **counts})
-    return counts
+    return {**counts, "changed": True}
 
 
 def scrub_events(session: Session, author: Author, comment_ids: list[int]) -> int:

@@ -160,6 +160,9 @@ class EraseSchema(StrictSchema):
 
 
 class EraseOutSchema(Schema):
+    changed = fields.Bool(required=True, metadata={
+        "description": "false when everything was erased already (then nothing is audited "
+                       "or announced)"})
     placeholders = fields.Int(required=True)
     removed = fields.Int(required=True)
     labels = fields.Int(required=True)

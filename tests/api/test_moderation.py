@@ -190,6 +190,23 @@ def test_queue_pagination_and_bad_queries(client: FlaskClient, app: Flask,
                  "/api/v1/moderation/stats?site=demo&day=3",
                  "/api/v1/admin/sites/demo/articles?open=false"):
         assert client.get(path, headers=auth(keys["admin"])).status_code == 422, path
+    # Routes without any query parameter refuse one too (GET /sites?site=demo listed all).
+    comment_id = seen[0]
+    with app.app_context():
+        author_id = db.session.get(Comment, comment_id).author_id
+    for path in ("/api/v1/admin/sites", "/api/v1/admin/sites/demo",
+                 "/api/v1/admin/sites/demo/lists", "/api/v1/admin/sites/demo/keys",
+                 f"/api/v1/admin/sites/demo/authors/{author_id}/export",
+                 f"/api/v1/moderation/comments/{comment_id}",
+                 f"/api/v1/moderation/authors/{author_id}",
+                 "/api/v1/admin/sites/demo/webhooks"):
+        assert client.get(path, headers=auth(keys["admin"])).status_code == 200, path
+        refused = client.get(f"{path}?site=demo&b=1", headers=auth(keys["admin"]))
+        assert refused.status_code == 422, path
+        assert refused.get_json()["error"]["fields"] == {"b": ["Unknown field."],
+                                                         "site": ["Unknown field."]}
+    # Who may not read the route hears that first, not about its parameters.
+    assert client.get("/api/v1/admin/sites?x=1", headers=auth(keys["mod"])).status_code == 403
     audit = "/api/v1/moderation/audit?limit=500"
     entries = client.get(audit, headers=auth(keys["mod"])).get_json()["items"]
     middle = entries[len(entries) // 2]["created_at"]
@@ -730,8 +747,8 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
         "reason": "other", "note": f"it says: {CLEAN[:30]}"}).status_code == 201
     erased = client.post(f"{base}/erase", headers=admin, json={"remove_unreplied": True})
     # created + approved for each comment, the rejection, author.trusted and author.banned.
-    assert erased.get_json() == {"placeholders": 1, "removed": 1, "labels": 1,
-                                 "events_scrubbed": 7}
+    assert erased.get_json() == {"changed": True, "placeholders": 1, "removed": 1,
+                                 "labels": 1, "events_scrubbed": 7}
     with app.app_context():
         # Nothing in the webhook outbox quotes the text or the name any more, including
         # the comment.deleted events of the erasure itself.
@@ -772,6 +789,16 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
                                   ).all() == [None]
         banned = db.session.scalars(select(Event).where(Event.type == "author.banned")).one()
         assert banned.payload["data"]["reason"] == "[erased]"
+        events = db.session.scalar(select(func.count()).select_from(Event))
+    # Erasing again changes nothing: no second audit entry, no second author.erased event.
+    again = client.post(f"{base}/erase", headers=admin, json={"remove_unreplied": False})
+    assert again.get_json() == {"changed": False, "placeholders": 1, "removed": 0,
+                                "labels": 0, "events_scrubbed": 0}
+    audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
+                       headers=admin).get_json()["items"]
+    assert [e["action"] for e in audit].count("author.erased") == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Event)) == events
 
 
 def test_an_erased_newest_comment_id_is_never_handed_out_again(
