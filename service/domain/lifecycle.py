@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, inspect, select, update
@@ -23,7 +24,6 @@ from service.domain.events import (
     ArticleFacts,
     CommentFacts,
     comment_payload,
-    emit,
     emitted,
     event_row,
     payload_of,
@@ -94,27 +94,16 @@ def transition(
     approved, rejected = _author_deltas(current, target)
     batch.add(comment, delta if thread_changed else None, approved, rejected)
 
+    now = utcnow()
     comment.status = target
     comment.status_reason = reason
     if target != S.PENDING:
-        comment.decided_at = utcnow()
-    session.add(
-        AuditEntry(
-            site_id=comment.site_id,
-            subject_type="comment",
-            subject_id=str(comment.id),
-            action=f"comment.{target}",
-            from_status=str(current),
-            to_status=str(target),
-            actor_type=actor.type,
-            actor_id=actor.id,
-            reason=reason,
-            details=details or {},
-        )
-    )
-    event = emit(session, comment.site_id, f"comment.{target}", str(comment.id),
-                 comment_payload(comment))
-    batch.events.append((event, comment.article_id))
+        comment.decided_at = now
+    batch.audit.append(audit_row(comment.site_id, str(comment.id), f"comment.{target}",
+                                 current, target, actor, reason, details or {}, now))
+    batch.events.append((event_row(comment.site_id, f"comment.{target}", str(comment.id),
+                                   comment_payload(comment)), comment.article_id))
+    emitted(session)
     return True
 
 
@@ -154,13 +143,21 @@ _INSERT_AUDIT_AND_EVENT_PG = insert(_events).values(
 ).cte("new_audit_entry"))
 
 
+def audit_row(site_id: str, subject_id: str, action: str, from_status: CommentStatus | None,
+              to_status: CommentStatus, actor: Actor, reason: str | None,
+              details: dict[str, Any], created_at: datetime) -> dict[str, Any]:
+    """A comment's ``audit_entries`` row, for the prebuilt INSERT (``_INSERT_AUDIT``)."""
+    return {"site_id": site_id, "subject_type": "comment", "subject_id": subject_id,
+            "action": action, "from_status": None if from_status is None else str(from_status),
+            "to_status": str(to_status), "actor_type": actor.type, "actor_id": actor.id,
+            "reason": reason, "details": details, "created_at": created_at}
+
+
 def creation_rows(comment: CommentFacts, article: ArticleFacts,
                   actor: Actor) -> tuple[dict[str, Any], dict[str, Any]]:
     """The audit entry and the outbox event of a new comment, as prebuilt INSERTs take them."""
-    audit = {"site_id": comment.site_id, "subject_type": "comment",
-             "subject_id": str(comment.id), "action": "comment.created", "from_status": None,
-             "to_status": str(comment.status), "actor_type": actor.type, "actor_id": actor.id,
-             "reason": None, "details": {}, "created_at": utcnow()}
+    audit = audit_row(comment.site_id, str(comment.id), "comment.created", None,
+                      comment.status, actor, None, {}, utcnow())
     event = event_row(comment.site_id, "comment.created", str(comment.id),
                       payload_of(comment, article))
     return audit, event
@@ -200,7 +197,8 @@ class _CounterBatch:
 
     articles: dict[int, int] = field(default_factory=dict)  # id -> approved delta
     authors: dict[int, list[int]] = field(default_factory=dict)  # id -> [approved, rejected]
-    events: list[tuple[Event, int]] = field(default_factory=list)  # (event, article id)
+    audit: list[dict[str, Any]] = field(default_factory=list)  # audit_entries rows
+    events: list[tuple[dict[str, Any], int]] = field(default_factory=list)  # (row, article)
 
     def add(self, comment: Comment, article_delta: int | None, approved: int,
             rejected: int) -> None:
@@ -255,7 +253,7 @@ def _apply(session: Session, batch: _CounterBatch) -> None:
                 set_committed_value(article, "thread_version", row.thread_version)
         for event, article_id in batch.events:
             if article_id in final:
-                event.payload["data"]["article"]["approved_count"] = final[
+                event["payload"]["data"]["article"]["approved_count"] = final[
                     article_id].approved_count
     if batch.authors:
         connection.execute(
@@ -268,3 +266,11 @@ def _apply(session: Session, batch: _CounterBatch) -> None:
             author = session.identity_map.get(identity_key(Author, author_id))
             if author is not None:
                 session.expire(author, ["approved_count", "rejected_count"])
+    # The entries and events as two multi-row INSERTs rather than two ORM objects per
+    # transition (in a worker batch their unit of work cost more than the checks). Whatever
+    # the caller added before is flushed first, so audit ids keep the order things happened.
+    session.flush()
+    if batch.audit:
+        connection.execute(_INSERT_AUDIT, batch.audit)
+    if batch.events:
+        connection.execute(INSERT_EVENT, [event for event, _ in batch.events])

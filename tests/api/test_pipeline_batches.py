@@ -10,8 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
+from service.domain.lifecycle import Actor, transition
 from service.extensions import db
-from service.models import Article, AuditEntry, Comment, CommentStatus, utcnow
+from service.models import Article, AuditEntry, Comment, CommentStatus, Event, utcnow
 from workers.pipeline import moderate, moderate_batch
 
 SUBMIT = "/api/v1/sites/demo/comments"
@@ -254,3 +255,33 @@ def test_a_comment_deleted_while_the_checks_run_gets_no_scores(
         comment = db.session.get(Comment, doc["id"])
         assert comment.status == CommentStatus.DELETED
         assert comment.check_results == []
+
+
+def test_a_batch_writes_one_entry_and_one_event_per_decision_in_order(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    """The batch's audit entries and events are written together at its end: each carries
+    its comment's decision and the article's count after the batch, and an entry added
+    before a transition keeps the lower id (the trail reads in the order things happened)."""
+    ids = submit_many(client, 6, article="ordered-story")
+    with app.app_context():
+        comment = db.session.get(Comment, ids[0])
+        assert comment is not None
+        db.session.add(AuditEntry(site_id="demo", subject_type="site", subject_id="demo",
+                                  action="site.note", actor_type="admin", actor_id="test"))
+        transition(db.session, comment, CommentStatus.HELD, Actor("moderator", "m"), "look")
+        db.session.commit()
+        first = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id.desc())
+                                   .limit(2)).all()
+        assert first == ["comment.held", "site.note"]
+        decided = moderate_batch(db.session, None, max_attempts=5, batch_size=8)
+        assert set(decided) == set(ids), "the held one is checked too, and stays held"
+        entries = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "comment.approved").order_by(AuditEntry.id)).all()
+        assert [int(e.subject_id) for e in entries] == ids[1:]
+        assert all(e.actor_type == "system" and e.details["scores"] for e in entries)
+        events = db.session.scalars(select(Event).where(Event.type == "comment.approved")
+                                    ).all()
+        assert sorted(int(e.subject_id) for e in events) == ids[1:]
+        counts = {e.payload["data"]["article"]["approved_count"] for e in events}
+        assert counts == {5}, "every event of the batch carries the count after it"
+        assert {e.payload["data"]["comment"]["status"] for e in events} == {"approved"}
