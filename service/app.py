@@ -111,7 +111,10 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
         "API_SPEC_OPTIONS": {
             "info": {"description": "Comment moderation API. Errors: "
-                     '{"error": {"code", "message", "fields"?}}.'},
+                     '{"error": {"code", "message", "fields"?, "request_id"}} '
+                     "(request_id absent only on what the HTTP server refuses before the "
+                     "app runs: 414, 431, a malformed request line). A query parameter "
+                     "that takes one value, given twice, is a 422."},
         },
         "RATELIMIT_ENABLED": limits_in_process(settings),
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",

@@ -274,8 +274,10 @@ def _not_nan(_ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 @click.option("--site-mode", type=click.Choice(["auto", "manual", "post"]), default="auto",
               show_default=True, help="the site's moderation mode")
-@click.option("--hold-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--reject-threshold", type=click.FloatRange(0, 1), default=0.9, show_default=True)
+@click.option("--hold-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              callback=_not_nan)
+@click.option("--reject-threshold", type=click.FloatRange(0, 1), default=0.9, show_default=True,
+              callback=_not_nan)
 @click.option("--skip-check", "skip", multiple=True, help="leave this check out (repeatable)")
 def eval_cmd(data_path: str, as_json: bool, site_mode: str, hold_threshold: float,
              reject_threshold: float, skip: tuple[str, ...]) -> None:

@@ -33,12 +33,26 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    """Send ``warden.*`` logs as JSON lines to stderr (idempotent)."""
-    logger = logging.getLogger("warden")
-    logger.setLevel(level)
-    if not any(getattr(h, "_warden", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        handler._warden = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-        logger.propagate = False
+    """Send ``warden.*`` logs as JSON lines to stderr (idempotent).
+
+    flask-limiter's own warnings (Redis for the rate limits unreachable, each process
+    counting on its own; recovered) go the same way, so an operator's log pipeline sees
+    them as JSON rather than as Python's bare last-resort lines.
+    """
+    for name, logger_level in (("warden", level), ("flask-limiter", "INFO")):
+        logger = logging.getLogger(name)
+        logger.setLevel(logger_level)
+        if not any(getattr(h, "_warden", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(JsonFormatter())
+            handler._warden = True  # type: ignore[attr-defined]
+            if name == "flask-limiter":
+                handler.addFilter(_limiter_worth_logging)
+            logger.addHandler(handler)
+            logger.propagate = False
+
+
+def _limiter_worth_logging(record: logging.LogRecord) -> bool:
+    """Warnings and the storage's recovery; not the info line it writes for every 429,
+    which a submit flood would turn into a log flood (429s are counted in /metrics)."""
+    return record.levelno >= logging.WARNING or "recovered" in record.getMessage()

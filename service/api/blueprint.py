@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import flask_smorest
 from flask import request
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,7 +20,29 @@ class Blueprint(flask_smorest.Blueprint):
         on the instance, so one serves every request and thread."""
         if isinstance(schema, type):
             schema = schema()
-        return super().arguments(schema, *args, **kwargs)
+        decorator = super().arguments(schema, *args, **kwargs)
+        if kwargs.get("location") != "query":
+            return decorator
+        single = {field.data_key or name for name, field in schema.fields.items()
+                  if not isinstance(field, fields.List)}
+
+        def refusing_repeats(view: F) -> F:
+            parsed = decorator(view)
+
+            @functools.wraps(parsed)
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                # Given twice, a one-value parameter would be read as its first value:
+                # ``?status=held&status=spam`` would look filtered by both and answer one.
+                repeated = sorted(name for name in single if len(request.args.getlist(name)) > 1)
+                if repeated:
+                    flask_smorest.abort(422, messages={"query": {
+                        name: ["Given more than once; this parameter takes one value."]
+                        for name in repeated}})
+                return parsed(*args, **kwargs)
+
+            return checked  # type: ignore[return-value]
+
+        return refusing_repeats
 
 
 def no_query_params(view: F) -> F:

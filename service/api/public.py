@@ -16,7 +16,7 @@ from service.domain.authoring import (
     flag_comment,
     own_comment,
 )
-from service.domain.errors import Unauthorized
+from service.domain.errors import InvalidValue, Unauthorized
 from service.domain.security import hash_ip, referrer_without_query, token_digest
 from service.domain.sites import site_view
 from service.domain.submissions import (
@@ -153,7 +153,8 @@ class Comments(MethodView):
         g.cors_site = site
         page = thread_page(db.session, site.id, args["article"], sort=args["sort"],
                            cursor=args["cursor"], limit=args["limit"] or _settings().page_size,
-                           render=_render, close_after_days=site.close_after_days)
+                           render=_render, close_after_days=site.close_after_days,
+                           creates_articles=site.creates_articles)
         return _cacheable(page.body, page.etag)
 
     @limiter.limit(_submit_limit, exempt_when=_submit_limit_off)
@@ -184,7 +185,7 @@ class Comments(MethodView):
             referrer=(referrer_without_query(request.headers.get("Referer"))
                       if settings.akismet_enabled else None),
             author_token=request.headers.get("X-Author-Token") or None,
-            idempotency_key=(request.headers.get("Idempotency-Key") or "")[:100] or None,
+            idempotency_key=_idempotency_key(),
             request_id=g.get("request_id"),
         )
         # Markdown and sanitising before the transaction: the shorter it is, the less other
@@ -225,6 +226,20 @@ class Counts(MethodView):
         g.cors_site = site
         body = _render({"counts": approved_counts(db.session, site.id, args["article"])})
         return _cacheable(body, "c" + hashlib.blake2b(body, digest_size=8).hexdigest())
+
+
+def _idempotency_key() -> str | None:
+    """The whole key or a 422: cut to its first 100 characters, two keys that differ
+    later would be one (the second comment answered with the first, or a 409)."""
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidValue(f"Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters",
+                           fields={"Idempotency-Key": [
+                               f"At most {MAX_IDEMPOTENCY_KEY} characters."]})
+    return key
+
+
+MAX_IDEMPOTENCY_KEY = 100
 
 
 def _author_token() -> str:

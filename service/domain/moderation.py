@@ -299,11 +299,14 @@ def ban_author(session: Session, author: Author, actor: Actor, reason: str | Non
             waiting = list(session.scalars(select(Comment).where(Comment.id.in_(ids))
                                            .order_by(Comment.id)
                                            .execution_options(populate_existing=True)))
+    repeat = author.banned_at is not None and author.ban_reason == reason
     author.banned_at = author.banned_at or utcnow()
     author.ban_reason = reason
     for comment in waiting:
         removed += transition(session, comment, S.REJECTED, actor,
                               f"author banned: {reason or 'no reason given'}")
+    if repeat and not removed:
+        return 0  # the same ban again changes nothing: no audit entry, no event
     _audit_author(session, author, "author.banned", actor, reason,
                   {"removed_pending": removed})
     return removed
@@ -314,6 +317,8 @@ def suspend_author(session: Session, author: Author, actor: Actor, until: dateti
     if until <= utcnow():
         raise InvalidValue("suspend until a time in the future",
                           fields={"until": ["Must be in the future."]})
+    if author.suspended_until == until:
+        return  # the same suspension again changes nothing (like a repeated decision)
     author.suspended_until = until
     _audit_author(session, author, "author.suspended", actor, reason,
                   {"until": until.isoformat()})

@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from service.domain.errors import Conflict, DomainError, InvalidValue, NotFound
 from service.domain.security import new_token, token_digest
 from service.models import ApiKey, AuditEntry, ModerationMode, Role, Site, utcnow
-from service.models.site import normalize_origin, origin_allowed
+from service.models.site import normalize_origin, origin_allowed, origin_problem
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-ORIGIN = re.compile(r"^https?://[^/\s?#]+/?$", re.IGNORECASE)
 
 # How long a web process trusts its copy of a site for public reads (existence and CORS
 # origins). Shared caches may already serve those reads this stale (s-maxage=5).
@@ -36,9 +35,9 @@ def create_site(session: Session, site_id: str, origins: list[str], *,
                 mode: str = "auto", name: str | None = None, actor_id: str = "cli") -> Site:
     if not SITE_ID.match(site_id):
         raise DomainError("a site id is 1-64 lower-case letters, digits, '-' or '_'")
-    bad = [o for o in origins if not ORIGIN.match(o)]
+    bad = [f"{o}: {origin_problem(o)}" for o in origins if origin_problem(o)]
     if bad:
-        raise DomainError(f"origins look like https://news.example (no path): {', '.join(bad)}")
+        raise DomainError(f"origins look like https://news.example; {'; '.join(bad)}")
     try:
         moderation_mode = ModerationMode(mode)
     except ValueError:
@@ -103,12 +102,15 @@ class SiteView:
     id: str
     allowed_origins: tuple[str, ...]
     close_after_days: int | None = None
+    # False: an article nobody commented on yet cannot be (its thread says is_open false).
+    creates_articles: bool = True
 
     def allows_origin(self, origin: str) -> bool:
         return origin_allowed(self.allowed_origins, origin)
 
 
-_SITE_VIEW = select(Site.id, Site.allowed_origins, Site.close_after_days).where(
+_SITE_VIEW = select(Site.id, Site.allowed_origins, Site.close_after_days,
+                    Site.auto_create_articles).where(
     Site.id == bindparam("site_id"))
 
 
@@ -122,7 +124,8 @@ def site_view(session: Session, site_id: str) -> SiteView:
     row = session.connection().execute(_SITE_VIEW, {"site_id": site_id}).first()
     if row is None:
         raise NotFound(f"no site {site_id!r}")
-    view = SiteView(row.id, tuple(row.allowed_origins or ()), row.close_after_days)
+    view = SiteView(row.id, tuple(row.allowed_origins or ()), row.close_after_days,
+                    row.auto_create_articles)
     views[site_id] = (now, view)
     return view
 

@@ -107,7 +107,7 @@ class Openness:
 
 def thread_page(session: Session, site_id: str, article_key: str, *, sort: str,
                 cursor: str | None, limit: int, render: Callable[[Any], bytes],
-                close_after_days: int | None = None) -> Page:
+                close_after_days: int | None = None, creates_articles: bool = True) -> Page:
     """The thread page as JSON bytes, from the cache when the thread has not changed.
 
     One query (the article and its version) on a hit; three on a miss. Whether the
@@ -121,10 +121,12 @@ def thread_page(session: Session, site_id: str, article_key: str, *, sort: str,
                                      ).first()
     if article is None:
         # Not commented on yet: an empty thread, not an error (every new article starts so).
-        doc = {"article": {"key": article_key, "url": None, "title": None, "is_open": True,
-                           "closes_at": None, "approved_count": 0},
+        # Open only where a first comment creates the article: elsewhere a submit is a 404.
+        doc = {"article": {"key": article_key, "url": None, "title": None,
+                           "is_open": creates_articles, "closes_at": None,
+                           "approved_count": 0},
                "comments": [], "next_cursor": None}
-        return Page(render(doc), "t0")
+        return Page(render(doc), "t0" if creates_articles else "t0-closed")
     openness = Openness.of(article.is_open, article.created_at, close_after_days)
     key = (article.id, article.thread_version, sort, cursor or "", limit, openness)
     page_of = hashlib.blake2b(repr(key[2:]).encode(), digest_size=6).hexdigest()
@@ -248,7 +250,8 @@ _COUNTS_ARRAY = select(Article.key, Article.approved_count).where(
 
 
 def approved_counts(session: Session, site_id: str, keys: list[str]) -> dict[str, int]:
-    """Stored counts (never a scan of comments); 0 for articles not seen yet."""
+    """Stored counts (never a scan of comments); 0 for articles not seen yet. Keyed by the
+    keys as asked (`` a ``), counted under the stored, stripped key (``a``)."""
     if len(keys) > MAX_COUNT_KEYS:
         raise DomainError(f"ask for at most {MAX_COUNT_KEYS} articles at once",
                           fields={"article": [f"At most {MAX_COUNT_KEYS} keys."]})
@@ -259,6 +262,8 @@ def approved_counts(session: Session, site_id: str, keys: list[str]) -> dict[str
         with single_read(session) as connection:
             statement = _COUNTS_ARRAY if connection.dialect.name == "postgresql" else _COUNTS
             rows = connection.execute(statement, {"site_id": site_id,
-                                                  "keys": sorted(set(keys))}).all()
-        counts.update({row.key: row.approved_count for row in rows})
+                                                  "keys": sorted({k.strip() for k in keys})}
+                                      ).all()
+        stored = {row.key: row.approved_count for row in rows}
+        counts = {key: stored.get(key.strip(), 0) for key in counts}
     return counts

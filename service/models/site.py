@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import idna
 from sqlalchemy import JSON, Boolean, Enum, Float, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,16 +62,72 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 def normalize_origin(origin: str) -> str:
-    """An origin as a browser sends it: scheme and host in lower case, no default port,
-    no trailing slash (``https://News.Example:443/`` -> ``https://news.example``)."""
+    """An origin as a browser sends it: scheme and host in lower case, an internationalised
+    host in its ASCII (punycode) form, no default port, no trailing slash
+    (``https://News.Example:443/`` -> ``https://news.example``, ``https://Bücher.example``
+    -> ``https://xn--bcher-kva.example``)."""
     scheme, sep, rest = origin.strip().rstrip("/").partition("://")
     if not sep:
         return origin.strip().rstrip("/")
     scheme, host = scheme.lower(), rest.lower()
     name, colon, port = host.rpartition(":")  # "[::1]" gives port "1]": never a default
-    if colon and _DEFAULT_PORTS.get(scheme) == port:
-        host = name
-    return f"{scheme}://{host}"
+    if not (colon and port.isdigit()):
+        name, port = host, ""
+    if _DEFAULT_PORTS.get(scheme) == port:
+        port = ""
+    return f"{scheme}://{ascii_host(name)}" + (f":{port}" if port else "")
+
+
+def ascii_host(host: str) -> str:
+    """The host name a browser puts in ``Origin`` (UTS #46 / IDNA 2008, as the WHATWG URL
+    standard does); a name IDNA refuses is left as it is (validation refuses it on input)."""
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return host
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why ``origin`` can never equal a browser's ``Origin`` header, or None if it can.
+
+    A wildcard (``https://*.example``), user info, an invalid port or a host name IDNA
+    refuses would be stored and then silently match nothing.
+    """
+    scheme, sep, rest = origin.strip().rstrip("/").partition("://")
+    if not sep or scheme.lower() not in _DEFAULT_PORTS or not rest or "/" in rest:
+        return "not an origin like https://news.example (scheme and host, no path)"
+    if "@" in rest:
+        return "an origin has no user name or password"
+    host, port = rest, ""
+    if rest.startswith("["):
+        host, _, after = rest.partition("]")
+        host += "]"
+        if after and not after.startswith(":"):
+            return "not an origin like https://news.example (scheme and host, no path)"
+        port = after[1:]
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return f"{host} is not an IPv6 address"
+    elif ":" in rest:
+        host, _, port = rest.rpartition(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"port {port!r} is not a port number (1-65535)"
+    if port == "" and rest.endswith(":"):
+        return "a port number is missing after ':'"
+    if host.startswith("["):
+        return None
+    if "*" in host:
+        return "wildcards are not supported: list each origin (https://www.news.example)"
+    name = ascii_host(host.lower())
+    if not name.isascii() or not all(_LABEL.match(label) for label in name.split(".")):
+        return f"{host!r} is not a valid host name"
+    return None
 
 
 def origin_allowed(allowed: Iterable[str], origin: str) -> bool:

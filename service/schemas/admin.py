@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.domain.sites import ORIGIN, SITE_ID
+from service.domain.sites import SITE_ID
+from service.models.site import origin_problem
 from service.schemas.common import JsonBool, JsonFloat, cursor_arg
 from service.schemas.public import StrictSchema
 
 
+def _an_origin(value: str) -> None:
+    problem = origin_problem(value)
+    if problem:
+        raise ValidationError(problem[0].upper() + problem[1:] + ".")
+
+
 def origins(*, required: bool = False) -> fields.List:
     return fields.List(
-        fields.Str(validate=validate.Regexp(ORIGIN, error="Not an origin like "
-                                            "https://news.example.")),
+        fields.Str(validate=[validate.Length(1, 300), _an_origin]),
         required=required, validate=validate.Length(1, 50,
                                                     error="Between 1 and 50 origins: a site "
                                                     "without one cannot take a comment."))
@@ -23,8 +29,18 @@ def threshold() -> JsonFloat:
     return JsonFloat(validate=validate.Range(0, 1))
 
 
+def _a_matchable_word(value: str) -> None:
+    from workers.checks.normalize import normalize_entry
+
+    if not normalize_entry(value):
+        # "*", "  " or an emoji normalises to nothing: stored, it would match no comment
+        # while the site believes it blocks something.
+        raise ValidationError("Has no letters or digits left after normalisation, so it "
+                              "would match nothing.")
+
+
 def words() -> fields.List:
-    return fields.List(fields.Str(validate=validate.Length(1, 100)),
+    return fields.List(fields.Str(validate=[validate.Length(1, 100), _a_matchable_word]),
                        validate=validate.Length(max=5000))
 
 

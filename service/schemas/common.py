@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from service.domain.errors import DomainError
 
@@ -26,6 +26,20 @@ class ArticleKey(fields.Str):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class RequestedArticleKey(fields.Str):
+    """An article key as the page asked for it: checked stripped, like ``ArticleKey``, but
+    kept as sent, so an answer keyed by it (counts) is found under the key the page used."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", _key_length)
+        super().__init__(**kwargs)
+
+
+def _key_length(key: str) -> None:
+    if not 1 <= len(key.strip()) <= 512:
+        raise ValidationError("Between 1 and 512 characters, spaces aside.")
 
 
 class Instant(fields.AwareDateTime):

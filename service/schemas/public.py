@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from service.models import FlagReason
-from service.schemas.common import ArticleKey, cursor_arg
+from service.schemas.common import ArticleKey, RequestedArticleKey, cursor_arg
 
 # Ids are database integers: larger numbers cannot name anything (and must not overflow).
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)
@@ -86,7 +86,7 @@ class ThreadSchema(Schema):
 
 
 class CountsQuerySchema(Schema):
-    article = fields.List(ArticleKey(), required=True, validate=validate.Length(1, 100))
+    article = fields.List(RequestedArticleKey(), required=True, validate=validate.Length(1, 100))
 
 
 class CountsSchema(Schema):

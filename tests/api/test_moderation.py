@@ -190,6 +190,13 @@ def test_queue_pagination_and_bad_queries(client: FlaskClient, app: Flask,
                  "/api/v1/moderation/stats?site=demo&day=3",
                  "/api/v1/admin/sites/demo/articles?open=false"):
         assert client.get(path, headers=auth(keys["admin"])).status_code == 422, path
+    # So is a one-value filter given twice (it was read as its first value).
+    for path in ("/api/v1/moderation/comments?status=held&status=spam",
+                 "/api/v1/moderation/audit?action=comment.held&action=comment.spam",
+                 "/api/v1/sites/demo/comments?article=a&article=b"):
+        twice = client.get(path, headers=auth(keys["admin"]))
+        assert twice.status_code == 422, path
+        assert "more than once" in str(twice.get_json()["error"]["fields"]), path
     # Routes without any query parameter refuse one too (GET /sites?site=demo listed all).
     comment_id = seen[0]
     with app.app_context():
@@ -367,6 +374,10 @@ def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app
     assert ban.status_code == 200
     assert ban.get_json()["removed_pending"] == 1
     assert ban.get_json()["banned_at"]
+    repeated = client.post(f"/api/v1/moderation/authors/{author_id}/ban",
+                           headers=auth(keys["mod"]), json={"reason": "troll"})
+    assert repeated.status_code == 200  # the same ban: no second entry or event (below)
+    assert repeated.get_json()["banned_at"] == ban.get_json()["banned_at"]
     later = submit(client, body="Another perfectly polite remark here.",
                    headers={"X-Author-Token": token}).get_json()
     decide_all(app)
@@ -392,9 +403,20 @@ def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app
     assert trust.get_json()["trust"] == "trusted"
     assert client.post(f"/api/v1/moderation/authors/{author_id}/trust",
                        headers=auth(keys["mod"]), json={}).get_json()["trust"] == "trusted"
+    for _ in range(2):
+        suspended = client.post(f"/api/v1/moderation/authors/{author_id}/suspend",
+                                headers=auth(keys["mod"]),
+                                json={"until": "2099-01-01T00:00:00+00:00"})
+        assert suspended.status_code == 200
     audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
                        headers=auth(keys["mod"])).get_json()["items"]
-    assert [e["action"] for e in audit] == ["author.trusted", "author.reset", "author.banned"]
+    assert [e["action"] for e in audit] == ["author.suspended", "author.trusted",
+                                            "author.reset", "author.banned"]
+    with app.app_context():
+        announced = db.session.scalars(select(Event.type).where(
+            Event.subject_id == str(author_id), Event.type.like("author.%"))).all()
+    assert sorted(announced) == ["author.banned", "author.reset", "author.suspended",
+                                 "author.trusted"]
 
 
 def test_flags_move_comment_to_flagged_queue_and_can_hide(client: FlaskClient, app: Flask,
@@ -639,6 +661,13 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
     assert lists.get_json()["blocked_words"] == ["slur"]
     assert client.put("/api/v1/admin/sites/demo/lists", headers=admin,
                       json={"blocked_link_domains": ["not a domain"]}).status_code == 422
+    for matches_nothing in (["*"], ["   "], ["--"]):  # nothing left once normalised
+        refused = client.put("/api/v1/admin/sites/demo/lists", headers=admin,
+                             json={"suspect_words": matches_nothing})
+        assert refused.status_code == 422, matches_nothing
+        assert "match nothing" in str(refused.get_json()["error"]["fields"])
+    assert client.get("/api/v1/admin/sites/demo/lists", headers=admin).get_json()[
+        "suspect_words"] == []
     made = client.post("/api/v1/admin/sites/demo/keys", headers=admin,
                        json={"role": "moderator", "label": "night shift"}).get_json()
     assert client.get("/api/v1/moderation/comments", headers=auth(made["key"])).status_code \
@@ -834,3 +863,35 @@ def test_public_reads_see_a_site_change_made_in_this_process_at_once(
     assert create_site_via.status_code == 201
     assert client.get("/api/v1/sites/nowhere/counts?article=x").status_code == 200, (
         "an unknown site is never cached as missing")
+
+
+def test_origins_are_stored_as_browsers_send_them_or_refused(
+        client: FlaskClient, keys: dict[str, str]) -> None:
+    """An internationalised host is stored in its ASCII form, the one a browser puts in
+    Origin; an origin that could never match a browser's (a wildcard, user info, a bad port
+    or host name) is a 422 naming why, not a site that silently takes no comment."""
+    operator = auth(keys["operator"])
+    created = client.post("/api/v1/admin/sites", headers=operator, json={
+        "id": "idn", "allowed_origins": ["https://Bücher.example", "https://пример.рф:443"]})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["allowed_origins"] == ["https://xn--bcher-kva.example",
+                                                     "https://xn--e1afmkfd.xn--p1ai"]
+    for origin in ("https://xn--bcher-kva.example", "https://xn--e1afmkfd.xn--p1ai"):
+        posted = client.post("/api/v1/sites/idn/comments", headers={"Origin": origin},
+                             json={"article": "a", "body": "Guten Tag."})
+        assert posted.status_code == 202, (origin, posted.get_json())
+    refused = {"https://*.news.example": "Wildcards",
+               "https://user:pw@news.example": "user name",
+               "https://news.example:99999": "port",
+               "https://news..example": "host name",
+               "https://-news.example": "host name",
+               "http://[zz]:80": "IPv6",
+               "ftp://news.example": "Not an origin"}
+    for origin, why in refused.items():
+        answer = client.patch("/api/v1/admin/sites/idn", headers=operator,
+                              json={"allowed_origins": [origin]})
+        assert answer.status_code == 422, origin
+        assert why in str(answer.get_json()["error"]["fields"]), (origin, answer.get_json())
+    site = client.get("/api/v1/admin/sites/idn", headers=operator).get_json()
+    assert site["allowed_origins"] == ["https://xn--bcher-kva.example",
+                                       "https://xn--e1afmkfd.xn--p1ai"], "nothing changed"

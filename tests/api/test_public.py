@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from service.domain.sites import forget_site_view
 from service.extensions import db
 from service.models import Article, AuditEntry, Comment, CommentStatus, Event, Site
 from workers.pipeline import moderate
@@ -252,6 +253,14 @@ def test_counts_for_many_articles(client: FlaskClient, app: Flask) -> None:
     assert too_many.status_code == 422
     none = client.get("/api/v1/sites/demo/counts")
     assert none.status_code == 422
+    # Keys are stored stripped, and answered as asked: count.js looks its elements'
+    # data-warden-count values up in the answer exactly.
+    spaced = client.get("/api/v1/sites/demo/counts",
+                        query_string=[("article", "a "), ("article", " b"), ("article", "a")])
+    assert spaced.get_json() == {"counts": {"a ": 2, " b": 1, "a": 2}}
+    blank = client.get("/api/v1/sites/demo/counts", query_string=[("article", "   ")])
+    assert blank.status_code == 422
+    assert "article" in blank.get_json()["error"]["fields"]
 
 
 BAD_SUBMITS: list[tuple[str, dict[str, Any], int, str]] = [
@@ -410,6 +419,18 @@ def test_unknown_article_on_site_without_auto_create(client: FlaskClient, app: F
     response = submit(client, article="never-seen")
     assert response.status_code == 404
     assert "article" in response.get_json()["error"]["fields"]
+    # Its thread says so: the widget must not offer a form that can only fail.
+    thread = client.get("/api/v1/sites/demo/comments?article=never-seen")
+    assert thread.status_code == 200
+    assert thread.get_json()["article"]["is_open"] is False
+    with app.app_context():
+        db.session.get(Site, "demo").auto_create_articles = True
+        db.session.commit()
+        forget_site_view("demo")  # as the admin route does
+    reopened = client.get("/api/v1/sites/demo/comments?article=never-seen",
+                          headers={"If-None-Match": thread.headers["ETag"]})
+    assert reopened.status_code == 200, "another answer, another ETag"
+    assert reopened.get_json()["article"]["is_open"] is True
 
 
 def test_idempotency_key_replays_the_same_comment(client: FlaskClient, app: Flask) -> None:
@@ -443,6 +464,20 @@ def test_idempotency_key_replays_the_same_comment(client: FlaskClient, app: Flas
     assert anonymous_retry.status_code == 409  # its token was not derived from the key
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Comment)) == 2
+
+
+def test_an_idempotency_key_over_100_characters_is_refused_not_cut(
+        client: FlaskClient, app: Flask) -> None:
+    """Cut to 100 characters, two keys sharing their first 100 would be one: the second
+    comment was answered 409, or with the first comment."""
+    shared = "k" * 100
+    first = submit(client, headers={"Idempotency-Key": shared})
+    assert first.status_code == 202
+    longer = submit(client, body="Another remark.", headers={"Idempotency-Key": shared + "-2"})
+    assert longer.status_code == 422
+    assert "Idempotency-Key" in longer.get_json()["error"]["fields"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 1
 
 
 def test_only_a_published_comment_takes_replies(client: FlaskClient, app: Flask) -> None:

@@ -100,6 +100,12 @@ def test_out_of_range_arguments_are_one_line_errors(runner: CliRunner, tmp_path:
     upside_down = runner.invoke(main, ["eval", "--data", str(data), "--hold-threshold", "0.95"])
     assert upside_down.exit_code == 1
     assert "hold threshold 0.95 is above reject threshold 0.9" in upside_down.output
+    for option in ("--hold-threshold", "--reject-threshold"):
+        # NaN passes every range comparison: it held nothing, and --json printed NaN.
+        result = runner.invoke(main, ["eval", "--data", str(data), option, "nan", "--json"])
+        assert result.exit_code == 2, (option, result.output)
+        assert "not a number" in result.output
+        assert "Traceback" not in result.output
 
 
 def test_db_upgrade_says_where_the_database_is(runner: CliRunner) -> None:
