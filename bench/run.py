@@ -34,6 +34,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from bench import isso_peer, reference_app, stacks, workload  # noqa: E402
 from bench.harness import (  # noqa: E402
+    WRK,
     Clock,
     CpuMeter,
     CpuUse,
@@ -514,6 +515,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.code:
         return run_snapshot(args.code, _without_code(argv))
+    missing = missing_tools(args)
+    if missing:
+        log(missing)
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix=f"warden-bench-{args.stack}-"))
     (workdir / "logs").mkdir()
     clock = Clock()
@@ -545,6 +550,16 @@ def main(argv: list[str] | None = None) -> int:
             log(f"logs kept in {workdir / 'logs'}")
     print(render(report))
     return 0 if all(r["ok"] for r in report.get("recounts", [])) else 1
+
+
+def missing_tools(args: argparse.Namespace) -> str | None:
+    """Why the run cannot start, found before minutes of setup rather than after."""
+    if not args.skip_http and not (Path(WRK).exists() or shutil.which(WRK)):
+        return "wrk is missing: apt-get install -y wrk (the HTTP load generator)"
+    if args.isso and not args.skip_http and not isso_peer.available():
+        return ("--isso: Isso is missing: python3 -m venv /tmp/isso-venv && "
+                "/tmp/isso-venv/bin/pip install isso gunicorn")
+    return None
 
 
 def run(args: argparse.Namespace, workdir: Path, processes: Processes, clock: Clock,
