@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from service.models import (
     TrustLevel,
     utcnow,
 )
+from service.models.base import UTCDateTime
 from workers.checks import Check, CommentContext, Verdict, default_checks
 from workers.policy import Decision, Policy, Standing, decide
 
@@ -269,9 +271,7 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int,
                 "label": verdict.label, "reasons": verdict.reasons, "created_at": now}
                for comment in comments for verdict in decisions[comment.id][1].verdicts]
     if results:
-        # One executemany on the connection for the batch's results: nothing reads their
-        # ids back, and the ORM's bulk path cost as much again per row.
-        session.connection().execute(insert(CheckResult.__table__), results)
+        _insert_results(session, results)
     recorded: dict[int, Decision] = {}
     with batched_counters(session):
         for comment in comments:
@@ -294,6 +294,37 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int,
         log.info("comment %s -> %s: %s", comment_id_, decision.status, decision.reason,
                  extra={"comment_id": comment_id_, "decision": str(decision.status)})
     return recorded
+
+
+# PostgreSQL takes a batch's results (about nine a comment) as one row of arrays: psycopg's
+# executemany sent and the type layer processed each row apart, the largest piece of a
+# batch's SQL time after the checks.
+_INSERT_RESULTS_ARRAYS = text(
+    "INSERT INTO check_results (comment_id, check_name, check_version, score, label, reasons,"
+    " created_at) SELECT r.comment_id, r.check_name, r.check_version, r.score, r.label,"
+    " r.reasons::json, :created_at FROM unnest(CAST(:comment_ids AS integer[]),"
+    " CAST(:check_names AS varchar[]), CAST(:check_versions AS varchar[]),"
+    " CAST(:scores AS double precision[]), CAST(:labels AS varchar[]),"
+    " CAST(:reasons AS text[])) AS r(comment_id, check_name, check_version, score, label,"
+    " reasons)").bindparams(bindparam("created_at", type_=UTCDateTime()))
+
+
+def _insert_results(session: Session, results: list[dict[str, Any]]) -> None:
+    """Nothing reads the results' ids back, so no ORM (its bulk path cost as much again per
+    row): one statement of arrays on PostgreSQL, one executemany elsewhere."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(CheckResult.__table__), results)
+        return
+    connection.execute(_INSERT_RESULTS_ARRAYS, {
+        "created_at": results[0]["created_at"],
+        "comment_ids": [r["comment_id"] for r in results],
+        "check_names": [r["check_name"] for r in results],
+        "check_versions": [r["check_version"] for r in results],
+        "scores": [float(r["score"]) for r in results],
+        "labels": [r["label"] for r in results],
+        "reasons": [json.dumps(r["reasons"]) for r in results],
+    })
 
 
 def _details(outcome: Outcome) -> dict[str, Any]:

@@ -285,3 +285,37 @@ def test_a_batch_writes_one_entry_and_one_event_per_decision_in_order(
         counts = {e.payload["data"]["article"]["approved_count"] for e in events}
         assert counts == {5}, "every event of the batch carries the count after it"
         assert {e.payload["data"]["comment"]["status"] for e in events} == {"approved"}
+
+
+def test_a_batch_stores_every_check_result_as_the_checks_gave_it(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    """On PostgreSQL the results go in as one row of arrays; on SQLite as an executemany:
+    either way each verdict is one row with its own name, version, score, label, reasons."""
+    from workers.checks import CommentContext, default_checks
+    from workers.pipeline import run_checks
+
+    ids = submit_many(client, 3)
+    toxic = client.post(SUBMIT, json={"article": "batch-story", "author_name": "Rude",
+                                      "body": TOXIC}).get_json()["id"]
+    with app.app_context():
+        before = utcnow()
+        decided = moderate_batch(db.session, toxic, max_attempts=5, batch_size=8)
+        assert set(decided) == {*ids, toxic}
+        rows = db.session.scalars(select(Comment).where(Comment.id == toxic)).one().check_results
+        expected = run_checks(default_checks(), [CommentContext(
+            text=TOXIC, site_id="demo", author_name="Rude", article_key="batch-story")])[0]
+        assert sorted(r.check_name for r in rows) == sorted(v.check for v in expected.verdicts)
+        by_name = {r.check_name: r for r in rows}
+        for verdict in expected.verdicts:
+            row = by_name[verdict.check]
+            assert row.check_version == verdict.version
+            assert row.label == verdict.label
+            assert isinstance(row.reasons, list)
+            assert all(isinstance(reason, str) for reason in row.reasons)
+            assert row.created_at.tzinfo is not None
+            assert row.created_at >= before - timedelta(seconds=1)
+        assert by_name["toxicity"].score > 0.5
+        assert any("toxicity" in reason for reason in by_name["toxicity"].reasons)
+        total = db.session.scalar(select(func.count()).select_from(Comment).join(
+            Comment.check_results).where(Comment.id.in_([*ids, toxic])))
+        assert total == 4 * len(rows), "every comment of the batch has all its results"
