@@ -554,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def missing_tools(args: argparse.Namespace) -> str | None:
     """Why the run cannot start, found before minutes of setup rather than after."""
-    if not args.skip_http and not (Path(WRK).exists() or shutil.which(WRK)):
+    if not args.skip_http and not Path(WRK).exists():  # WRK: shutil.which or /usr/bin/wrk
         return "wrk is missing: apt-get install -y wrk (the HTTP load generator)"
     if args.isso and not args.skip_http and not isso_peer.available():
         return ("--isso: Isso is missing: python3 -m venv /tmp/isso-venv && "

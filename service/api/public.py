@@ -228,6 +228,9 @@ class Counts(MethodView):
         return _cacheable(body, "c" + hashlib.blake2b(body, digest_size=8).hexdigest())
 
 
+MAX_IDEMPOTENCY_KEY = Comment.__table__.c.idempotency_key.type.length  # String(100)
+
+
 def _idempotency_key() -> str | None:
     """The whole key or a 422: cut to its first 100 characters, two keys that differ
     later would be one (the second comment answered with the first, or a 409)."""
@@ -238,8 +241,6 @@ def _idempotency_key() -> str | None:
                                f"At most {MAX_IDEMPOTENCY_KEY} characters."]})
     return key
 
-
-MAX_IDEMPOTENCY_KEY = 100
 
 
 def _author_token() -> str:

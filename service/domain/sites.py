@@ -35,7 +35,7 @@ def create_site(session: Session, site_id: str, origins: list[str], *,
                 mode: str = "auto", name: str | None = None, actor_id: str = "cli") -> Site:
     if not SITE_ID.match(site_id):
         raise DomainError("a site id is 1-64 lower-case letters, digits, '-' or '_'")
-    bad = [f"{o}: {origin_problem(o)}" for o in origins if origin_problem(o)]
+    bad = [f"{o}: {problem}" for o in origins if (problem := origin_problem(o))]
     if bad:
         raise DomainError(f"origins look like https://news.example; {'; '.join(bad)}")
     try:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import idna
 from sqlalchemy import JSON, Boolean, Enum, Float, Integer, String, false
@@ -98,35 +98,31 @@ def origin_problem(origin: str) -> str | None:
     A wildcard (``https://*.example``), user info, an invalid port or a host name IDNA
     refuses would be stored and then silently match nothing.
     """
-    scheme, sep, rest = origin.strip().rstrip("/").partition("://")
-    if not sep or scheme.lower() not in _DEFAULT_PORTS or not rest or "/" in rest:
-        return "not an origin like https://news.example (scheme and host, no path)"
-    if "@" in rest:
+    not_an_origin = "not an origin like https://news.example (scheme and host, no path)"
+    try:
+        parts = urlsplit(origin.strip())
+    except ValueError:  # unbalanced brackets, or "[zz]"
+        return "the host in brackets is not an IPv6 address"
+    if (parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname
+            or parts.path not in ("", "/") or "?" in origin or "#" in origin):
+        return not_an_origin
+    if parts.username is not None or parts.password is not None:
         return "an origin has no user name or password"
-    host, port = rest, ""
-    if rest.startswith("["):
-        host, _, after = rest.partition("]")
-        host += "]"
-        if after and not after.startswith(":"):
-            return "not an origin like https://news.example (scheme and host, no path)"
-        port = after[1:]
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            return f"{host} is not an IPv6 address"
-    elif ":" in rest:
-        host, _, port = rest.rpartition(":")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
-        return f"port {port!r} is not a port number (1-65535)"
-    if port == "" and rest.endswith(":"):
+    try:
+        port = parts.port
+    except ValueError:
+        return f"port {parts.netloc.rpartition(':')[2]!r} is not a port number (1-65535)"
+    if port == 0:
+        return "port '0' is not a port number (1-65535)"
+    if port is None and parts.netloc.endswith(":"):
         return "a port number is missing after ':'"
-    if host.startswith("["):
-        return None
-    if "*" in host:
+    if parts.netloc.startswith("["):
+        return None  # urlsplit checked the address
+    if "*" in parts.hostname:
         return "wildcards are not supported: list each origin (https://www.news.example)"
-    name = ascii_host(host.lower())
+    name = ascii_host(parts.hostname)
     if not name.isascii() or not all(_LABEL.match(label) for label in name.split(".")):
-        return f"{host!r} is not a valid host name"
+        return f"{parts.hostname!r} is not a valid host name"
     return None
 
 

@@ -16,12 +16,15 @@ from service.domain.errors import DomainError
 CURSOR_ID_LIMIT = 2**63
 
 
+ARTICLE_KEY_MAX = 512  # characters, spaces aside (the articles.key column)
+
+
 class ArticleKey(fields.Str):
     """A site's key for an article. Stored keys are stripped, so strip before validating:
     otherwise "   " passes ``Length(1, ...)`` and becomes the unreadable key ""."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("validate", validate.Length(1, 512))
+        kwargs.setdefault("validate", validate.Length(1, ARTICLE_KEY_MAX))
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -38,8 +41,8 @@ class RequestedArticleKey(fields.Str):
 
 
 def _key_length(key: str) -> None:
-    if not 1 <= len(key.strip()) <= 512:
-        raise ValidationError("Between 1 and 512 characters, spaces aside.")
+    if not 1 <= len(key.strip()) <= ARTICLE_KEY_MAX:
+        raise ValidationError(f"Between 1 and {ARTICLE_KEY_MAX} characters, spaces aside.")
 
 
 class Instant(fields.AwareDateTime):
