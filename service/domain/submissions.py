@@ -194,24 +194,32 @@ _SITE_POLICY = select(
                                                _articles.c.key == bindparam("key")))
               ).where(_sites.c.id == bindparam("site_id"))
 # PostgreSQL, outside a transaction: the same, plus the author behind the submitted token
-# and ids for the comment and (only when no author matched) a new author, taken from their
-# sequences now so that one statement can then write everything (``_submit_in_one_statement``).
-# An id taken by a submission that is then refused is a gap, as after any rollback.
+# and ids for the comment and (only when no author of this site matched) a new author, taken
+# from their sequences now so that one statement can then write everything
+# (``_submit_in_one_statement``). An id taken by a submission that is then refused is a gap,
+# as after any rollback.
+# An author is found by the token alone and the site compared after (``_token_author_on``):
+# given ``site_id = ?`` as well, a plan PostgreSQL caches for the connection (a prepared
+# statement's generic plan, made while the table is small or before an ANALYZE) can read
+# the site's authors by ix_authors_site_id and filter them, every one, on every submit.
+_token_author_on = _authors.c.site_id == _sites.c.id
 _SITE_POLICY_RESERVING = _SITE_POLICY.add_columns(
-    _authors.c.id.label("token_author_id"), _authors.c.display_name.label("token_author_name"),
+    case((_token_author_on, _authors.c.id), else_=None).label("token_author_id"),
+    _authors.c.display_name.label("token_author_name"),
     func.nextval(func.pg_get_serial_sequence("comments", "id")).label("reserved_id"),
-    case((_authors.c.id.is_(None), func.nextval(func.pg_get_serial_sequence("authors", "id"))),
-         else_=None).label("reserved_author_id"),
-).outerjoin(_authors, and_(_authors.c.site_id == _sites.c.id,
-                           _authors.c.token_hash == bindparam("token_hash")))
+    case((_token_author_on, None),
+         else_=func.nextval(func.pg_get_serial_sequence("authors", "id"))
+         ).label("reserved_author_id"),
+).outerjoin(_authors, _authors.c.token_hash == bindparam("token_hash"))
 _ARTICLE = select(*_ARTICLE_COLUMNS).where(_articles.c.site_id == bindparam("site_id"),
                                            _articles.c.key == bindparam("key"))
 _INSERT_ARTICLE = insert(_articles).returning(*_ARTICLE_COLUMNS)
 _PARENT = select(_comments.c.id, _comments.c.article_id, _comments.c.root_id,
                  _comments.c.depth, _comments.c.status).where(
     _comments.c.id == bindparam("parent_id"))
-_AUTHOR_BY_TOKEN = select(_authors.c.id, _authors.c.display_name).where(
-    _authors.c.token_hash == bindparam("token_hash"), _authors.c.site_id == bindparam("site_id"))
+# By the token alone, the site compared after: see ``_token_author_on``.
+_AUTHOR_BY_TOKEN = select(_authors.c.id, _authors.c.display_name, _authors.c.site_id).where(
+    _authors.c.token_hash == bindparam("token_hash"))
 _RENAME_AUTHOR = update(_authors).where(_authors.c.id == bindparam("b_id")).values(
     display_name=bindparam("b_name"))
 _INSERT_AUTHOR = insert(_authors).returning(_authors.c.id)
@@ -653,9 +661,9 @@ def _known_author(connection: Connection, site: Site | SitePolicy, name: str,
     """The author behind a valid token (renamed if the name changed) and that token; or
     None and a new token: the caller inserts the new identity with the comment."""
     if token:
-        author = connection.execute(_AUTHOR_BY_TOKEN, {"token_hash": token_digest(token),
-                                                       "site_id": site.id}).first()
-        if author is not None:
+        author = connection.execute(_AUTHOR_BY_TOKEN,
+                                    {"token_hash": token_digest(token)}).first()
+        if author is not None and author.site_id == site.id:
             if name and name != author.display_name:
                 connection.execute(_RENAME_AUTHOR, {"b_id": author.id, "b_name": name})
             return author.id, token

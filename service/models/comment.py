@@ -53,6 +53,13 @@ class Comment(Base):
         ),
         Index("ix_comments_site_status", "site_id", "status", "id"),
         Index("ix_comments_site_fingerprint", "site_id", "fingerprint"),
+        # Posting velocity (the worker, per batch): an author's and an address's comments
+        # of the last window, read from the index instead of every comment they ever made
+        # (by author) or every comment of the site (by address, which had no index).
+        Index("ix_comments_author_created", "author_id", "created_at"),
+        Index("ix_comments_site_address", "site_id", "ip_hash", "created_at",
+              sqlite_where=text("ip_hash IS NOT NULL"),
+              postgresql_where=text("ip_hash IS NOT NULL")),
         Index("ix_comments_site_flagged", "site_id", "flagged_at",
               sqlite_where=text("flagged_at IS NOT NULL"),
               postgresql_where=text("flagged_at IS NOT NULL")),
@@ -67,7 +74,7 @@ class Comment(Base):
     )
     root_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     depth: Mapped[int] = mapped_column(Integer, default=0)
-    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"))
     author_name: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)

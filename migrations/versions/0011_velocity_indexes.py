@@ -1,0 +1,45 @@
+"""velocity indexes: an author's and an address's recent comments, read from an index
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-06 22:10:00.000000
+
+The worker counts, per batch, each author's and each hashed address's comments of the last
+window. By address there was no index (every comment of the site was read); by author the
+index on author_id alone read every comment the author ever made. ``(author_id,
+created_at)`` also serves what ``ix_comments_author_id`` served (the author foreign key),
+so it replaces it. On PostgreSQL the indexes are built CONCURRENTLY: a large comments table
+keeps taking submits while they build.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0011'
+down_revision = '0010'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.get_context().autocommit_block():
+        op.create_index('ix_comments_author_created', 'comments', ['author_id', 'created_at'],
+                        postgresql_concurrently=True)
+        op.create_index('ix_comments_site_address', 'comments',
+                        ['site_id', 'ip_hash', 'created_at'],
+                        sqlite_where=sa.text('ip_hash IS NOT NULL'),
+                        postgresql_where=sa.text('ip_hash IS NOT NULL'),
+                        postgresql_concurrently=True)
+        op.drop_index('ix_comments_author_id', table_name='comments',
+                      postgresql_concurrently=True)
+
+
+def downgrade():
+    with op.get_context().autocommit_block():
+        op.create_index('ix_comments_author_id', 'comments', ['author_id'],
+                        postgresql_concurrently=True)
+        op.drop_index('ix_comments_site_address', table_name='comments',
+                      postgresql_concurrently=True)
+        op.drop_index('ix_comments_author_created', table_name='comments',
+                      postgresql_concurrently=True)
