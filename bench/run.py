@@ -213,6 +213,7 @@ def http_phase(args: argparse.Namespace, stack: stacks.Stack, servers: Servers,
         return tree_pids(p.popen.pid for p in servers.procs.values()) + stack.db_pids()
 
     def idle() -> None:
+        stack.analyze()
         waited = wait_idle([p.popen.pid for p in servers.procs.values()])
         if waited > 2:
             log(f"  waited {waited:.0f}s for the servers to finish abandoned requests")
@@ -382,6 +383,7 @@ def worker_phase(args: argparse.Namespace, stack: stacks.Stack, app: Any,
         settled = stacks.settle_waiting(app)
         if settled:
             log(f"set aside {settled} comments the HTTP phase left unchecked")
+        stack.analyze()
         worker = processes.start(f"worker-c{concurrency}", stack.command("worker"),
                                  stack.env(WARDEN_WORKER_CONCURRENCY=str(concurrency)))
         # Warm up first, then store the comments: a task drains every waiting comment, so
@@ -412,6 +414,7 @@ def worker_phase(args: argparse.Namespace, stack: stacks.Stack, app: Any,
             for rate in args.rates:
                 log(f"paced submits: {rate:g}/s for {args.paced_seconds:g}s "
                     f"(worker c={concurrency})")
+                stack.analyze()
                 meter = CpuMeter(pids)
                 latency = workload.paced_submits(
                     app, servers.ours_port, rate, args.paced_seconds,
@@ -575,7 +578,8 @@ def run(args: argparse.Namespace, workdir: Path, processes: Processes, clock: Cl
                           round(time.monotonic() - begin, 1)}
         log(f"seeded {sum(seeded.values())} approved comments")
         report["stack"] = {"name": stack.name, "database": stack.database_url.split("@")[-1],
-                           "broker": stack.settings.broker_url}
+                           "broker": stack.settings.broker_url,
+                           "autovacuum": stack.autovacuum()}
         report["recounts"] = []
         servers = start_servers(args, stack, processes, workdir)
         report["isso_version"] = isso_peer.version() if servers.isso else None
@@ -627,7 +631,10 @@ def render(report: dict[str, Any]) -> str:
         "",
         f"{m['date']}; nproc={m['nproc']} ({m['cpu']}), {m['memory_gib']} GiB, "
         f"Linux {m['kernel']}, Python {m['python']}, {m['wrk']}. Code: {m['code']}.",
-        f"Database {report['stack']['database']}, broker {report['stack']['broker']}. "
+        f"Database {report['stack']['database']}, broker {report['stack']['broker']}"
+        + (f" (autovacuum {report['stack']['autovacuum']}: ANALYZE before every "
+           "measurement, as autovacuum would have run by then)"
+           if report['stack'].get('autovacuum') else "") + ". "
         f"gunicorn gthread --workers {a['workers']} --threads {a['threads']} for every "
         f"server; wrk -c{a['connections']} -d{a['duration']}s (+{a['warmup']}s warm-up) "
         f"from 127.0.0.1. The load generator and the servers share the {m['nproc']} cores.",

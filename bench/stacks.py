@@ -95,11 +95,35 @@ class Stack:
         inside the server processes already)."""
         if self.settings.is_sqlite:
             return []
-        if self._monitor is None:
-            self._monitor = create_engine(self.database_url, pool_size=1, max_overflow=0)
-        with self._monitor.connect() as conn:
+        with self._monitor_engine().connect() as conn:
             return list(conn.scalars(text(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")))
+
+    def _monitor_engine(self) -> Engine:
+        if self._monitor is None:
+            self._monitor = create_engine(self.database_url, pool_size=1, max_overflow=0)
+        return self._monitor
+
+    def autovacuum(self) -> str | None:
+        """PostgreSQL's ``autovacuum`` setting (None on SQLite)."""
+        if self.settings.is_sqlite:
+            return None
+        with self._monitor_engine().connect() as conn:
+            return str(conn.scalar(text("SHOW autovacuum")))
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics, as autovacuum would have by then in production.
+
+        Tables grow by tens of thousands of rows during a run. Where autovacuum is off (as
+        on the machines this is developed on) they would otherwise keep the statistics of
+        the empty tables of the start, and every connection the plans made from them (a
+        bitmap of every waiting comment to claim 128 of them, for one): a server nobody
+        runs. SQLite keeps its defaults, as the embedded service does.
+        """
+        if self.settings.is_sqlite:
+            return
+        with self._monitor_engine().connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
     def close(self) -> None:
         if self._monitor is not None:
