@@ -6,7 +6,8 @@ tables had (none before the first ANALYZE, a small table's if it grew since). A 
 that names a one-site column beside a selective one can be planned by the site's index and
 then read every row of the site on every run. These tests take the statements the code
 really runs, prepare each with ``plan_cache_mode = force_generic_plan`` on tables that were
-never analysed, and read the plan.
+never analysed, and read the plan: the submit's author lookup, the worker's velocity
+counts, and the public thread and counts reads.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import Engine, event, insert, select
 
 from service.domain.security import token_digest
 from service.extensions import db
-from service.models import Author, Comment
+from service.models import Author, Comment, CommentStatus
 from tests.api.test_pipeline_batches import SUBMIT, submit_many
 from workers.pipeline import _gather_facts
 
@@ -161,3 +162,25 @@ def test_the_worker_s_velocity_counts_read_their_own_indexes(
         db.session.rollback()
     assert "ix_comments_site_address" in by_address, by_address
     assert "ix_comments_author_created" in by_author, by_author
+
+
+def test_the_public_reads_use_the_thread_and_article_key_indexes(
+        app: Flask, client: FlaskClient, demo_site: str) -> None:
+    from service.domain.lifecycle import Actor, transition
+
+    ids = submit_many(client, 3, article="plans-thread")
+    with app.app_context():
+        add_other_comments(ids[0])  # waiting comments of the same article: not in the thread
+        for comment in db.session.scalars(select(Comment).where(Comment.id.in_(ids))):
+            transition(db.session, comment, CommentStatus.APPROVED, Actor.system("test"), "ok")
+        db.session.commit()
+        with captured(db.engine) as seen:
+            thread = client.get(f"{SUBMIT}?article=plans-thread")
+            counts = client.get("/api/v1/sites/demo/counts?article=plans-thread&article=none")
+        assert thread.status_code == 200, thread.get_json()
+        assert len(thread.get_json()["comments"]) == 3
+        assert counts.get_json()["counts"] == {"plans-thread": 3, "none": 0}
+        comments_plan = one_plan(seen, r"FROM comments\b")
+        counts_plan = one_plan(seen, r"articles\.approved_count.*FROM articles")
+    assert "ix_comments_thread" in comments_plan, comments_plan
+    assert "uq_articles_site_key" in counts_plan, counts_plan
