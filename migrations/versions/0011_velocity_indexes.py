@@ -9,7 +9,9 @@ window. By address there was no index (every comment of the site was read); by a
 index on author_id alone read every comment the author ever made. ``(author_id,
 created_at)`` also serves what ``ix_comments_author_id`` served (the author foreign key),
 so it replaces it. On PostgreSQL the indexes are built CONCURRENTLY: a large comments table
-keeps taking submits while they build.
+keeps taking submits while they build. That runs outside a transaction, so each step skips
+what an interrupted earlier run already did (IF [NOT] EXISTS). A build that failed leaves an
+INVALID index behind: drop it (``DROP INDEX CONCURRENTLY ix_comments_...``) and upgrade again.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -25,21 +27,21 @@ depends_on = None
 def upgrade():
     with op.get_context().autocommit_block():
         op.create_index('ix_comments_author_created', 'comments', ['author_id', 'created_at'],
-                        postgresql_concurrently=True)
+                        postgresql_concurrently=True, if_not_exists=True)
         op.create_index('ix_comments_site_address', 'comments',
                         ['site_id', 'ip_hash', 'created_at'],
                         sqlite_where=sa.text('ip_hash IS NOT NULL'),
                         postgresql_where=sa.text('ip_hash IS NOT NULL'),
-                        postgresql_concurrently=True)
+                        postgresql_concurrently=True, if_not_exists=True)
         op.drop_index('ix_comments_author_id', table_name='comments',
-                      postgresql_concurrently=True)
+                      postgresql_concurrently=True, if_exists=True)
 
 
 def downgrade():
     with op.get_context().autocommit_block():
         op.create_index('ix_comments_author_id', 'comments', ['author_id'],
-                        postgresql_concurrently=True)
+                        postgresql_concurrently=True, if_not_exists=True)
         op.drop_index('ix_comments_site_address', table_name='comments',
-                      postgresql_concurrently=True)
+                      postgresql_concurrently=True, if_exists=True)
         op.drop_index('ix_comments_author_created', table_name='comments',
-                      postgresql_concurrently=True)
+                      postgresql_concurrently=True, if_exists=True)
