@@ -242,7 +242,6 @@ def _idempotency_key() -> str | None:
     return key
 
 
-
 def _author_token() -> str:
     token = request.headers.get("X-Author-Token")
     if not token:

@@ -11,12 +11,13 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from service.domain.errors import DomainError
+from service.models import Article
 
 # Ids in a cursor go into SQL as integers: past 64 bits the driver overflows (a 500).
 CURSOR_ID_LIMIT = 2**63
 
 
-ARTICLE_KEY_MAX = 512  # characters, spaces aside (the articles.key column)
+ARTICLE_KEY_MAX = Article.__table__.c.key.type.length  # String(512), spaces aside
 
 
 class ArticleKey(fields.Str):
