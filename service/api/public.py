@@ -9,6 +9,7 @@ from flask import Response, current_app, g, request, url_for
 from flask.views import MethodView
 
 from service.api.blueprint import Blueprint
+from service.dbpool import shared_autocommit
 from service.domain.authoring import (
     FLAG_LABELS,
     delete_comment,
@@ -191,14 +192,20 @@ class Comments(MethodView):
         # Markdown and sanitising before the transaction: the shorter it is, the less other
         # writers wait (on SQLite a submit holds the write lock from its first statement).
         rendered = render_submission(data, settings.max_body_chars)
-        site = site_policy(db.session, site_id, args["article"], client.author_token,
-                           reserve_ids=data.parent_id is None and not client.idempotency_key)
-        g.cors_site = site
-        accepted = submit_comment(db.session, site, data, client,
-                                  max_depth=settings.max_depth,
-                                  max_body_chars=settings.max_body_chars, rendered=rendered,
-                                  secret_key=settings.secret_key)
-        db.session.commit()
+        # A root comment without an Idempotency-Key is usually stored by one statement after
+        # the read: the two share one pooled connection.
+        one_statement = data.parent_id is None and not client.idempotency_key
+        with shared_autocommit(db.session, enabled=one_statement):
+            site = site_policy(db.session, site_id, args["article"], client.author_token,
+                               reserve_ids=one_statement)
+            g.cors_site = site
+            accepted = submit_comment(db.session, site, data, client,
+                                      max_depth=settings.max_depth,
+                                      max_body_chars=settings.max_body_chars,
+                                      rendered=rendered, secret_key=settings.secret_key)
+        session = db.session()
+        if session.in_transaction():  # not after the one-statement insert: nothing is open
+            session.commit()
         # The answer is made of values held in memory: nothing is read back after the commit
         # (a database gone by then must not turn a stored comment into a 503).
         answer = {

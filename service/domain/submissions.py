@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
-from service.dbpool import single_read
+from service.dbpool import autocommit_connection, single_read
 from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.events import enqueue_event_dispatch
 from service.domain.lifecycle import Actor, creation_rows, record_creation, transition
@@ -508,10 +508,9 @@ def _submit_in_one_statement(session: Session, site: SitePolicy, data: Submissio
                   **{f"a_{k}": v for k, v in audit.items()},
                   **{f"e_{k}": v for k, v in event.items()})
     try:
-        with session.get_bind().connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-                _SUBMIT_WITH_AUTHOR_PG if "u_id" in params else _SUBMIT_PG,
-                _statement_params(params))
+        with autocommit_connection(session.get_bind()) as connection:
+            connection.execute(_SUBMIT_WITH_AUTHOR_PG if "u_id" in params else _SUBMIT_PG,
+                               _statement_params(params))
     except IntegrityError:
         # Nothing was stored (one statement). The article or the author went away since
         # the read: the transactional path looks again and answers accordingly.

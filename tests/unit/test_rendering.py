@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.rendering import clean_text, fingerprint, render_html
+from service.domain.rendering import _INVISIBLE_CONTROLS, clean_text, fingerprint, render_html
 
 XSS = [
     "<script>alert(1)</script>",
@@ -69,6 +71,15 @@ def test_links_get_rel_and_markdown_works() -> None:
 def test_bidi_overrides_and_controls_are_removed() -> None:
     assert clean_text("abc\u202edef\x00\x07 ") == "abcdef"
     assert clean_text("line\r\nnext") == "line\nnext"
+
+
+def test_the_control_class_is_exactly_unicode_cc_and_cs_but_newline_and_tab() -> None:
+    # clean_text drops these with one regular expression; it must match the categories for
+    # every code point of this Python's Unicode database.
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    kept = "".join(ch for ch in every
+                   if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cs"})
+    assert _INVISIBLE_CONTROLS.sub("", every) == kept
 
 
 @pytest.mark.parametrize("invisible", ["\u200b\u200b", "\u2060", "\ufeff", " \u200b \n\u200d"])
