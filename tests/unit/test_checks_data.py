@@ -94,17 +94,18 @@ def test_spam_on_an_unseen_video(data_dir: Path, models: dict[str, Path],
         videos = np.array([r["video"] for r in csv.DictReader(fh)])
     result = run(subset(data, videos == HELD_OUT_VIDEO), monkeypatch,
                  WARDEN_SPAM_MODEL=models["spam"])
-    assert result.checks["spam_text"]["roc_auc"] >= 0.96  # measured 0.988
-    assert result.own_kind["precision"] >= 0.95  # measured 1.0
-    assert result.own_kind["f1"] >= 0.80  # measured 0.833 (0.822 before spam agreement)
-    assert result.decision["f1"] >= 0.78  # measured 0.815 (rude comments rejected count here)
+    assert result.checks["spam_text"]["roc_auc"] >= 0.96  # measured 0.987
+    assert result.own_kind["precision"] >= 0.95  # measured 0.992 (spam-lr-1: 1.0)
+    assert result.own_kind["f1"] >= 0.82  # measured 0.850 (spam-lr-1: 0.833)
+    assert result.decision["f1"] >= 0.80  # measured 0.831 (spam-lr-1: 0.815; rude comments
+    # rejected as toxic count here)
 
 
 def test_spam_shipped_model_in_sample(data_dir: Path) -> None:
     """The shipped model saw these rows: a floor for the wiring, not for generalisation."""
     result = evaluate(load_labelled_csv(data_dir / "spam_youtube_dev.csv"), fresh_checks())
-    assert result.decision["f1"] >= 0.93  # measured 0.958
-    assert result.own_kind["f1"] >= 0.97  # measured 0.995
+    assert result.decision["f1"] >= 0.93  # measured 0.973
+    assert result.own_kind["f1"] >= 0.97  # measured 0.997
 
 
 def test_youtube_ham_is_rarely_rejected_as_toxic(data_dir: Path) -> None:
@@ -120,8 +121,8 @@ def test_ordinary_prose_is_not_marked_spam(data_dir: Path) -> None:
     clean = subset(data, data.labels == 0)
     result = evaluate(clean, fresh_checks())
     spam_rate = result.statuses.get("spam", 0) / result.n
-    assert spam_rate <= 0.008  # measured 0.0041 (11 of 2,677, mostly comments citing links)
-    assert result.decision["hold_rate"] <= 0.05  # measured 0.029
+    assert spam_rate <= 0.008  # measured 0.0037 (10 of 2,677; spam-lr-1: 11)
+    assert result.decision["hold_rate"] <= 0.05  # measured 0.023 (spam-lr-1: 0.029)
 
 
 def test_site_model_learns_an_unseen_video_from_its_first_labels(
@@ -134,7 +135,7 @@ def test_site_model_learns_an_unseen_video_from_its_first_labels(
     report = moderator_loop.replay_video(rows, HELD_OUT_VIDEO, 100, extra, None, tmp_path)
     assert (report["labelled"], report["evaluated"]) == (100, 250)
     without, with_site = report["without_site_model"], report["with_site_model"]
-    assert without["f1"] <= 0.81  # measured 0.783
-    assert with_site["f1"] >= without["f1"] + 0.07  # measured 0.883 (+0.10)
-    assert with_site["recall"] >= 0.80  # measured 0.851 (0.692 without)
-    assert with_site["precision"] >= without["precision"] - 0.02  # measured 0.919 (0.902)
+    assert without["f1"] <= 0.84  # measured 0.816 (spam-lr-1: 0.783)
+    assert with_site["f1"] >= without["f1"] + 0.06  # measured 0.885 (+0.069)
+    assert with_site["recall"] >= 0.80  # measured 0.860 (0.748 without)
+    assert with_site["precision"] >= without["precision"] - 0.02  # measured 0.911 (0.899)
