@@ -70,11 +70,12 @@ def shared_autocommit(session: Session | scoped_session[Session], *,
     """Let the autocommit statements inside share one connection, checked out once.
 
     A submit's two statements (the site read and the insert) each checked out a pooled
-    connection, switched it to autocommit and switched it back on return: about a tenth
-    of the request's CPU. Inside this block the first one checks a connection out and the
-    others reuse it; it goes back to the pool when the block ends, so use it only where
-    the session's own transaction is unlikely to need a second connection meanwhile.
-    Outside PostgreSQL, or not ``enabled``, it does nothing.
+    connection, switched it to autocommit and switched it back on return. Inside this
+    block the first one checks a connection out and the others reuse it (with the other
+    changes of that commit, 6 % fewer instructions per submit under callgrind). It goes
+    back to the pool when the block ends, so use it only where the session's own
+    transaction is unlikely to need a second connection meanwhile. Outside PostgreSQL, or
+    not ``enabled``, it does nothing.
     """
     if isinstance(session, scoped_session):
         session = session()

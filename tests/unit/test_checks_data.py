@@ -96,8 +96,8 @@ def test_spam_on_an_unseen_video(data_dir: Path, models: dict[str, Path],
                  WARDEN_SPAM_MODEL=models["spam"])
     assert result.checks["spam_text"]["roc_auc"] >= 0.96  # measured 0.987
     assert result.own_kind["precision"] >= 0.95  # measured 0.992 (spam-lr-1: 1.0)
-    assert result.own_kind["f1"] >= 0.82  # measured 0.850 (spam-lr-1: 0.833)
-    assert result.decision["f1"] >= 0.80  # measured 0.831 (spam-lr-1: 0.815; rude comments
+    assert result.own_kind["f1"] >= 0.82  # measured 0.846 (spam-lr-1: 0.833)
+    assert result.decision["f1"] >= 0.80  # measured 0.828 (spam-lr-1: 0.815; rude comments
     # rejected as toxic count here)
 
 
@@ -122,7 +122,7 @@ def test_ordinary_prose_is_not_marked_spam(data_dir: Path) -> None:
     result = evaluate(clean, fresh_checks())
     spam_rate = result.statuses.get("spam", 0) / result.n
     assert spam_rate <= 0.008  # measured 0.0037 (10 of 2,677; spam-lr-1: 11)
-    assert result.decision["hold_rate"] <= 0.05  # measured 0.023 (spam-lr-1: 0.029)
+    assert result.decision["hold_rate"] <= 0.05  # measured 0.019 (spam-lr-1: 0.029)
 
 
 def test_site_model_learns_an_unseen_video_from_its_first_labels(
@@ -135,7 +135,7 @@ def test_site_model_learns_an_unseen_video_from_its_first_labels(
     report = moderator_loop.replay_video(rows, HELD_OUT_VIDEO, 100, extra, None, tmp_path)
     assert (report["labelled"], report["evaluated"]) == (100, 250)
     without, with_site = report["without_site_model"], report["with_site_model"]
-    assert without["f1"] <= 0.84  # measured 0.816 (spam-lr-1: 0.783)
-    assert with_site["f1"] >= without["f1"] + 0.06  # measured 0.885 (+0.069)
-    assert with_site["recall"] >= 0.80  # measured 0.860 (0.748 without)
-    assert with_site["precision"] >= without["precision"] - 0.02  # measured 0.911 (0.899)
+    assert without["f1"] <= 0.84  # measured 0.810 (spam-lr-1: 0.783)
+    assert with_site["f1"] >= without["f1"] + 0.06  # measured 0.885 (+0.075)
+    assert with_site["recall"] >= 0.80  # measured 0.860 (0.738 without)
+    assert with_site["precision"] >= without["precision"] - 0.02  # measured 0.911 (0.898)
