@@ -154,9 +154,9 @@ class SpamTextCheck(TextModelCheck):
     # Set by the clean prose a news site gets, not by the best F1 on YouTube: it decides
     # alone from 0.43, where the model (spam-lr-2) marks 0.37 % of the clean Jigsaw dev
     # comments spam (0.5: 0.34 %, 0.6: 0.26 %, with 0.01-0.03 less decision F1 per unseen
-    # video), and a human looks from 0.3. Holding from 0.1 would catch 2-8 more spam per
-    # video for a human, but also hold short, harmless comments ("This is my first comment
-    # here." scores 0.15) and 5-7 more YouTube ham per video. Measured with `warden eval`
+    # video), and a human looks from 0.3. Holding from 0.1 would hold 2-9 more spam per
+    # video for a human, but also short, harmless comments ("This is my first comment
+    # here." scores 0.15) and 3-7 more YouTube ham per video. Measured with `warden eval`
     # on each video with a model that never saw it (README, "Moderation quality").
     # spam-lr-1 used 0.3 and 0.7 (0.41 % marked spam).
     review_at = 0.3
