@@ -1,0 +1,79 @@
+"""Contact bait: which asks decide alone, which only hold, and prose they must not touch."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.checks.bait import ANCHORS, PATTERNS, SHORT_COMMENT_WORDS, BaitCheck
+from workers.checks.base import CommentContext
+
+REJECT_THRESHOLD = 0.9  # the policy's default
+
+
+def bait(text: str) -> tuple[float, list[str]]:
+    verdict = BaitCheck().run(CommentContext(text=text))
+    return verdict.score, verdict.reasons
+
+
+@pytest.mark.parametrize("text", [
+    "Great video! Check out our channel for no nonsense mobile tech reviews",
+    "Nice song. Please listen to my new track, it's on my YouTube channel",
+    "Come and watch my video, it is called the zombie movie part 1",
+    "I am so awesome and smart!!! Sucscribe to me!",
+    "Follow 4 Follow @someone Like 4 Like",
+    "Follow me on Twitter for more updates like this",
+    "Like this comment if you're watching in 2015",
+    "👍 Like This Comment 👍",
+])
+def test_self_promotion_and_like_farming_decide_alone(text: str) -> None:
+    score, reasons = bait(text)
+    assert score >= REJECT_THRESHOLD, (text, score, reasons)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("Marketglory: earn real money from a game", "money-making pitch"),
+    ("Get free gift cards and PayPal money!", "money-making pitch"),
+    ("Start making money online today, no experience needed", "money-making pitch"),
+    ("For the full story please visit my website", "asks readers to visit their page or site"),
+    ("Questions? WhatsApp: 5551234", "messenger contact"),
+])
+def test_weaker_asks_only_hold(text: str, reason: str) -> None:
+    score, reasons = bait(text)
+    assert reason in reasons
+    assert 0.3 <= score < REJECT_THRESHOLD, (text, score, reasons)
+
+
+def test_like_farming_in_a_long_comment_only_adds_up() -> None:
+    """A reader who argues a point and adds "like this comment if you agree" is not a
+    like-farmer: past SHORT_COMMENT_WORDS the ask weighs 0.3."""
+    argument = ("The council should publish the full audit before the vote, because the "
+                "summary leaves out the two contracts that went over budget last year and "
+                "nobody has explained why. Like this comment if you agree.")
+    assert len(argument.split()) > SHORT_COMMENT_WORDS
+    score, reasons = bait(argument)
+    assert reasons == ["asks readers to like the comment"]
+    assert score == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("text", [
+    # The two clean Wikipedia talk comments the looser bait-2 patterns hit:
+    "The two users constantly harass and follow me to articles making disruptive edits.",
+    "But maybe someone will see my page and do just that.",  # only the weak pattern: holds
+    # Ordinary news prose about money, which bait-2 held:
+    "Business could not make money because of high taxes and a bad harvest.",
+    "I'm too busy in real life making money and paying taxes to bother with this.",
+    "Teachers earn less than they did ten years ago.",
+    "I saw the interview on my TV last night; the channel cut it short.",
+    "Follow my advice and read the report before commenting.",
+])
+def test_prose_is_not_marked_spam(text: str) -> None:
+    score, reasons = bait(text)
+    assert score < REJECT_THRESHOLD, (text, score, reasons)
+    if "see my page" not in text:
+        assert score == 0.0, (text, reasons)
+
+
+def test_every_pattern_but_the_phone_number_has_anchors() -> None:
+    """The anchors let most comments skip the regular expressions; a pattern without them
+    would never run."""
+    assert set(ANCHORS) == {label for label, _, _ in PATTERNS} - {"phone number"}
