@@ -23,6 +23,9 @@ def bait(text: str) -> tuple[float, list[str]]:
     "Follow 4 Follow @someone Like 4 Like",
     "Follow me on Twitter for more updates like this",
     "Like this comment if you're watching in 2015",
+    "PLEASE DON&#39;T LIKE THIS COMMENT IF YOU ARE WATCHING IN 2015!!!",
+    "Like this comment for no reason",
+    "I just wanna see how many people like this comment.",
     "👍 Like This Comment 👍",
 ])
 def test_self_promotion_and_like_farming_decide_alone(text: str) -> None:
@@ -36,6 +39,8 @@ def test_self_promotion_and_like_farming_decide_alone(text: str) -> None:
     ("Start making money online today, no experience needed", "money-making pitch"),
     ("For the full story please visit my website", "asks readers to visit their page or site"),
     ("Questions? WhatsApp: 5551234", "messenger contact"),
+    # An opinion with a poll attached, not like-farming: a human decides.
+    ("Like this comment if you agree the mayor should resign", "asks readers to like the comment"),
 ])
 def test_weaker_asks_only_hold(text: str, reason: str) -> None:
     score, reasons = bait(text)
@@ -65,6 +70,10 @@ def test_like_farming_in_a_long_comment_only_adds_up() -> None:
     "Teachers earn less than they did ten years ago.",
     "I saw the interview on my TV last night; the channel cut it short.",
     "Follow my advice and read the report before commenting.",
+    # Readers talking about a comment, not asking for likes:
+    "I like this comment, well said.",
+    "I like this comment so much, it says what I wanted to say.",
+    "I'd like this comment section to be moderated better.",
 ])
 def test_prose_is_not_marked_spam(text: str) -> None:
     score, reasons = bait(text)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from workers.checks.base import CommentContext, Verdict, clamp
 
+LIKE_FARMING = "asks readers to like the comment"
 #: A comment whose whole point is the ask ("like this comment if you're watching in 2015")
 #: is at most this long; a reader who argues a point and adds "like if you agree" writes more.
 SHORT_COMMENT_WORDS = 25
@@ -55,12 +56,30 @@ PATTERNS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ("e-mail address in the text", 0.3, re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]{2,}\b")),
     ("click-bait call to action", 0.45, re.compile(
         r"\bclick\s+(here|the\s+link|my)\b|\blink\s+in\s+(my\s+)?bio\b", re.I)),
-    # Like-farming: decides in a short comment (SHORT_COMMENT_WORDS), only adds up in a long one.
-    ("asks readers to like the comment", 0.9, re.compile(
-        r"\b(like|thumbs?\s+up)\s+(this|my)\s+comment\b", re.I)),
+    # Like-farming: the ask itself ("like this comment if you're watching in 2015", "please
+    # like this comment", "how many people like this comment"), not a reader who says "I like
+    # this comment" or "I'd like this comment section moderated". Its weight depends on what
+    # else the comment says (``like_farming_weight``).
+    (LIKE_FARMING, 0.9, re.compile(
+        r"^\W*(?:please\s+|pls\s+|plz\s+)?(?:do\s*n(?:o|&#39;|')?t\s+)?"
+        r"(?:like|thumbs?\s+up)\s+(?:this|my)\s+comment\b(?!\s+(?:section|thread|box|field))|"
+        r"\b(?:please|pls|plz)\s+(?:like|thumbs?\s+up)\s+(?:this|my)\s+comment\b|"
+        r"\b(?:like|thumbs?\s+up)\s+(?:this|my)\s+comment\s*,?\s+(?:if|please|pls|plz)\b|"
+        r"\bhow\s+many\s+(?:people\s+)?(?:can\s+|will\s+)?like\s+(?:this|my)\s+comment\b",
+        re.I)),
 )
-#: Weight of a pattern in a comment longer than SHORT_COMMENT_WORDS, where it differs.
-LONG_COMMENT_WEIGHTS = {"asks readers to like the comment": 0.3}
+_AGREEMENT_POLL = re.compile(r"\b(?:dis)?agree", re.I)
+
+
+def like_farming_weight(text: str) -> float:
+    """0.9 (decides) for the bare ask; 0.6 (a human looks) for "like this comment if you
+    agree the mayor should resign", an opinion with a poll attached; 0.3 in a comment longer
+    than SHORT_COMMENT_WORDS, where the ask rides on something the reader had to say."""
+    if len(text.split()) > SHORT_COMMENT_WORDS:
+        return 0.3
+    if _AGREEMENT_POLL.search(text):
+        return 0.6
+    return 0.9
 
 
 # Words each pattern cannot match without (lower-cased substrings): a few ``in`` tests let
@@ -75,7 +94,7 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     "messenger contact": ("whats", "telegram", "wechat", "kik"),
     "e-mail address in the text": ("@",),
     "click-bait call to action": ("click", "bio"),
-    "asks readers to like the comment": ("comment",),
+    LIKE_FARMING: ("comment",),
 }
 _THREE_DIGITS = re.compile(r"\d\d\d")
 
@@ -96,8 +115,7 @@ class BaitCheck:
 
     def run(self, ctx: CommentContext) -> Verdict:
         lowered = ctx.text.lower()
-        long_comment = len(ctx.text.split()) > SHORT_COMMENT_WORDS
-        hits = [(label, LONG_COMMENT_WEIGHTS.get(label, weight) if long_comment else weight)
+        hits = [(label, like_farming_weight(ctx.text) if label == LIKE_FARMING else weight)
                 for label, weight, pattern in PATTERNS
                 if _may_match(label, lowered, ctx.text) and pattern.search(ctx.text)]
         miss = 1.0
