@@ -18,7 +18,8 @@ def bait(text: str) -> tuple[float, list[str]]:
 @pytest.mark.parametrize("text", [
     "Great video! Check out our channel for no nonsense mobile tech reviews",
     "Nice song. Please listen to my new track, it's on my YouTube channel",
-    "Come and watch my video, it is called the zombie movie part 1",
+    "Check out my new video guys!",
+    "Please subscribe to my channel",
     "I am so awesome and smart!!! Sucscribe to me!",
     "Follow 4 Follow @someone Like 4 Like",
     "Follow me on Twitter for more updates like this",
@@ -37,10 +38,17 @@ def test_self_promotion_and_like_farming_decide_alone(text: str) -> None:
     ("Marketglory: earn real money from a game", "money-making pitch"),
     ("Get free gift cards and PayPal money!", "money-making pitch"),
     ("Start making money online today, no experience needed", "money-making pitch"),
-    ("For the full story please visit my website", "asks readers to visit their page or site"),
+    ("For the full story please visit my website",
+     "mentions the poster's own channel, videos, music or page"),
+    ("Come and watch my video, it is called the zombie movie part 1",
+     "mentions the poster's own channel, videos, music or page"),
+    ("I love katy's fashion, care to visit my blog",
+     "mentions the poster's own channel, videos, music or page"),
     ("Questions? WhatsApp: 5551234", "messenger contact"),
-    # An opinion with a poll attached, not like-farming: a human decides.
+    # An opinion or a cause with a poll attached, not like-farming: a human decides.
     ("Like this comment if you agree the mayor should resign", "asks readers to like the comment"),
+    ("Please like this comment so the council sees how many of us are angry",
+     "asks readers to like the comment"),
 ])
 def test_weaker_asks_only_hold(text: str, reason: str) -> None:
     score, reasons = bait(text)
@@ -61,9 +69,9 @@ def test_like_farming_in_a_long_comment_only_adds_up() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    # The two clean Wikipedia talk comments the looser bait-2 patterns hit:
+    # One of the two clean Wikipedia talk comments bait-2 hit (the other, "see my page",
+    # is held below):
     "The two users constantly harass and follow me to articles making disruptive edits.",
-    "But maybe someone will see my page and do just that.",  # only the weak pattern: holds
     # Ordinary news prose about money, which bait-2 held:
     "Business could not make money because of high taxes and a bad harvest.",
     "I'm too busy in real life making money and paying taxes to bother with this.",
@@ -74,12 +82,34 @@ def test_like_farming_in_a_long_comment_only_adds_up() -> None:
     "I like this comment, well said.",
     "I like this comment so much, it says what I wanted to say.",
     "I'd like this comment section to be moderated better.",
+    "Like this comment shows, people are furious about the closure.",
+    # News readers' own words that bait-3's first draft marked spam (a review wrote 73
+    # such sentences; 43 reached 0.9 then, 2 now):
+    "I will not subscribe to my local paper again after that front page.",
+    "Like for like sales fell 3 % in the last quarter.",
+    "Follow me on this: if rents go up, wages have to follow.",
+    "He didn't sub me even though I was fit to play.",
+    "Workers earn money, bosses earn bonuses.",
+    "UBI isn't free money, it is paid for by taxes.",
+    "Teachers can't work from home, whatever the minister says.",
 ])
 def test_prose_is_not_marked_spam(text: str) -> None:
     score, reasons = bait(text)
-    assert score < REJECT_THRESHOLD, (text, score, reasons)
-    if "see my page" not in text:
-        assert score == 0.0, (text, reasons)
+    assert score == 0.0, (text, score, reasons)
+
+
+@pytest.mark.parametrize("text", [
+    "But maybe someone will see my page and do just that.",
+    "I switched my channel to BBC News the moment he started talking.",
+    "Just look at my track record: I voted against every one of these rate rises.",
+    "Neighbours complained they had to listen to my music, but it was 7pm.",
+    "The police asked to see my video doorbell footage of the break-in.",
+])
+def test_news_phrasings_like_self_promotion_are_held_not_hidden(text: str) -> None:
+    """The looser forms of the asks also occur in earnest: a human decides, never the check."""
+    score, reasons = bait(text)
+    assert reasons == ["mentions the poster's own channel, videos, music or page"]
+    assert score == pytest.approx(0.6)
 
 
 def test_every_pattern_but_the_phone_number_has_anchors() -> None:

