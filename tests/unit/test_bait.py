@@ -20,6 +20,7 @@ def bait(text: str) -> tuple[float, list[str]]:
     "Nice song. Please listen to my new track, it's on my YouTube channel",
     "Check out my new video guys!",
     "Please subscribe to my channel",
+    "check out my chanel",  # the misspelling the pattern allows must reach it past the anchors
     "I am so awesome and smart!!! Sucscribe to me!",
     "Follow 4 Follow @someone Like 4 Like",
     "Follow me on Twitter for more updates like this",
@@ -110,6 +111,17 @@ def test_news_phrasings_like_self_promotion_are_held_not_hidden(text: str) -> No
     score, reasons = bait(text)
     assert reasons == ["mentions the poster's own channel, videos, music or page"]
     assert score == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("visit my channel", "promotes the poster's own channel or videos"),
+    ("Please subscribe to my channel", "asks for subscribers or followers"),
+])
+def test_one_phrase_counts_once(text: str, reason: str) -> None:
+    """"subscribe to my channel" also says "my channel": the weaker pattern reading the same
+    words is not a second, independent piece of evidence (a site rejecting from 0.95 would
+    otherwise mark it spam on the one phrase counted twice)."""
+    assert bait(text) == (pytest.approx(0.9), [reason])
 
 
 def test_every_pattern_but_the_phone_number_has_anchors() -> None:

@@ -14,36 +14,60 @@ comments, so they only add up. Hits combine as independent evidence
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from workers.checks.base import CommentContext, Verdict, clamp
 
+PROMOTES = "promotes the poster's own channel or videos"
+MENTIONS = "mentions the poster's own channel, videos, music or page"
+SUBSCRIBERS = "asks for subscribers or followers"
 LIKE_FARMING = "asks readers to like the comment"
+#: A weight, or how to weigh the hit given the comment's text.
+Weight = float | Callable[[str], float]
 #: A comment whose whole point is the ask ("like this comment if you're watching in 2015")
 #: is at most this long; a reader who argues a point and adds "like if you agree" writes more.
 SHORT_COMMENT_WORDS = 25
 
+# A poll of readers' opinion or memory, or an ask with a civic purpose, is not like-farming.
+_AGREEMENT_POLL = re.compile(
+    r"\b(?:dis)?agree|\bif\s+you\s+remember\b|"
+    r"\bso\s+(?:that\s+)?(?:the|they|our|people|everyone|council\w*|mps?)\b", re.I)
+
+
+def like_farming_weight(text: str) -> float:
+    """0.9 (decides) for the bare ask; 0.6 (a human looks) for "like this comment if you
+    agree the mayor should resign" or "... so the council sees how many of us are angry",
+    an opinion or a cause with a poll attached; 0.3 in a comment longer
+    than SHORT_COMMENT_WORDS, where the ask rides on something the reader had to say."""
+    if len(text.split()) > SHORT_COMMENT_WORDS:
+        return 0.3
+    if _AGREEMENT_POLL.search(text):
+        return 0.6
+    return 0.9
+
+
 # (label, weight, pattern). Only the asks that name what a YouTube spammer sells decide alone
-# (0.9, the default reject threshold): "check out / visit / subscribe to my channel", "my
-# YouTube channel", "subscribe to me", "sub 4 sub", "follow me on Instagram". News readers
-# use the looser forms in earnest ("I switched my channel to BBC News", "look at my track
-# record", "I will not subscribe to my local paper again", "like for like sales fell 3 %",
-# "follow me on this"), so those only hold (0.6): a human decides. Measured on the YouTube
-# dev file, clean Wikipedia talk comments and 73 news-style sentences written to trip the
-# patterns (README, "Moderation quality").
-PATTERNS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
-    ("promotes the poster's own channel or videos", 0.9, re.compile(
-        r"\b(check(ing)?\s+out|visit|subscribe\s+to|sub\s+to)\s+(out\s+)?(my|our)\s+(new(est)?\s+)?"
+# (0.9, the default reject threshold): "check out / visit my channel", "subscribe to my
+# channel", "my YouTube channel", "subscribe to me", "sub 4 sub", "follow me on Instagram".
+# News readers use the looser forms in earnest ("I switched my channel to BBC News", "look
+# at my track record", "I will not subscribe to my local paper again", "like for like sales
+# fell 3 %", "follow me on this"), so those only hold (0.6): a human decides. Measured on
+# the YouTube dev file, clean Wikipedia talk comments and 73 news-style sentences written to
+# trip the patterns (README, "Moderation quality").
+PATTERNS: tuple[tuple[str, Weight, re.Pattern[str]], ...] = (
+    (PROMOTES, 0.9, re.compile(
+        r"\b(check(ing)?\s+out|visit)\s+(out\s+)?(my|our)\s+(new(est)?\s+)?"
         r"(youtube\s+)?(chann?ell?|vids?|videos)\b|"
         r"\bcheck(ing)?\s+out\s+(my|our)\s+(new(est)?\s+)?(video|song|track|cover|music|playlist)\b|"
         r"\bmy\s+youtube\s+chann?ell?\b", re.I)),
-    ("mentions the poster's own channel, videos, music or page", 0.6, re.compile(
+    (MENTIONS, 0.6, re.compile(
         r"\b(visit|watch|see|listen\s+to|look\s+at|go\s+to)\s+(out\s+)?(my|our)\s+(new(est)?\s+)?"
         r"(channel|videos?|vids?|page|site|website|blog|music|profile|playlist|songs?|track|"
         r"cover)\b|\bmy\s+chann?ell?\b", re.I)),
-    ("asks for subscribers or followers", 0.9, re.compile(
-        r"\b(subscribe|sucscribe|subcribe|suscribe)\s+(to\s+)?(me\b|(my|our)\s+(new\s+)?"
-        r"(youtube\s+)?(chann?ell?|vids?|videos?)\b)|"
+    (SUBSCRIBERS, 0.9, re.compile(
+        r"\b(subscribe|sucscribe|subcribe|suscribe)\s+(to\s+)?me\b|"
+        r"\b(sub|subscribe|sucscribe|subcribe|suscribe)\s+(to\s+)?(my|our)\s+(new\s+)?"
+        r"(youtube\s+)?(chann?ell?|vids?|videos?)\b|"
         r"\b(sub|follow)\s*(4|for)\s*(sub|follow)\b|\blike\s*4\s*like\b|\bsubscribers?\s+plz|"
         r"\bfollow\s+(me|us)\s+on\s+(@|youtube|twitter|instagram|insta|ig\b|tiktok|facebook|"
         r"twitch|soundcloud|spotify|snapchat)|\bsub\s+(to\s+)?me\s+(if|and|please|plz|pls)\b",
@@ -74,8 +98,8 @@ PATTERNS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     # Like-farming: the ask itself ("like this comment if you're watching in 2015", "please
     # like this comment", "how many people like this comment"), not a reader who says "I like
     # this comment", "like this comment shows" or "this comment section". Its weight depends
-    # on what else the comment says (``like_farming_weight``).
-    (LIKE_FARMING, 0.9, re.compile(
+    # on what else the comment says.
+    (LIKE_FARMING, like_farming_weight, re.compile(
         r"^\W*(?:please\s+|pls\s+|plz\s+)?(?:do\s*n(?:o|&#39;|')?t\s+)?"
         r"(?:like|thumbs?\s+up)\s+(?:this|my)\s+comment\b"
         r"(?!\s+(?:section|thread|box|field|said|says|shows|above|earlier|on|in)\b)|"
@@ -84,33 +108,14 @@ PATTERNS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         r"\bhow\s+many\s+(?:people\s+)?(?:can\s+|will\s+)?like\s+(?:this|my)\s+comment\b",
         re.I)),
 )
-# A poll of readers' opinion or memory, or an ask with a civic purpose, is not like-farming.
-_AGREEMENT_POLL = re.compile(
-    r"\b(?:dis)?agree|\bif\s+you\s+remember\b|"
-    r"\bso\s+(?:that\s+)?(?:the|they|our|people|everyone|council\w*|mps?)\b", re.I)
-
-
-def like_farming_weight(text: str) -> float:
-    """0.9 (decides) for the bare ask; 0.6 (a human looks) for "like this comment if you
-    agree the mayor should resign" or "... so the council sees how many of us are angry",
-    an opinion or a cause with a poll attached; 0.3 in a comment longer
-    than SHORT_COMMENT_WORDS, where the ask rides on something the reader had to say."""
-    if len(text.split()) > SHORT_COMMENT_WORDS:
-        return 0.3
-    if _AGREEMENT_POLL.search(text):
-        return 0.6
-    return 0.9
-
-
 # Words each pattern cannot match without (lower-cased substrings): a few ``in`` tests let
 # most comments skip the regular expressions, which were this check's whole cost.
 ANCHORS: dict[str, tuple[str, ...]] = {
-    "promotes the poster's own channel or videos": ("chann", "vid", "song", "track", "cover",
-                                                    "music", "playlist"),
-    "mentions the poster's own channel, videos, music or page": (
-        "chann", "vid", "page", "site", "blog", "music", "profile", "playlist", "song",
+    PROMOTES: ("chan", "vid", "song", "track", "cover", "music", "playlist"),
+    MENTIONS: (
+        "chan", "vid", "page", "site", "blog", "music", "profile", "playlist", "song",
         "track", "cover"),
-    "asks for subscribers or followers": ("sub", "scri", "follow", "like"),
+    SUBSCRIBERS: ("sub", "scri", "follow", "like"),
     "money-making pitch": ("money", "cash", "dollar", "usd", "$", "home", "free", "promo",
                            "crypto"),
     "messenger contact": ("whats", "telegram", "wechat", "kik"),
@@ -119,6 +124,10 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     LIKE_FARMING: ("comment",),
 }
 _THREE_DIGITS = re.compile(r"\d\d\d")
+#: A weaker pattern that reads the same words as stronger ones ("subscribe to my channel"
+#: also mentions "my channel"): when one of them matches, the phrase counts once, as the
+#: stronger, not as two independent pieces of evidence.
+WEAKER_FORM_OF = {MENTIONS: (PROMOTES, SUBSCRIBERS)}
 
 
 def _may_match(label: str, lowered: str, raw: str) -> bool:
@@ -137,9 +146,12 @@ class BaitCheck:
 
     def run(self, ctx: CommentContext) -> Verdict:
         lowered = ctx.text.lower()
-        hits = [(label, like_farming_weight(ctx.text) if label == LIKE_FARMING else weight)
+        hits = [(label, weight(ctx.text) if callable(weight) else weight)
                 for label, weight, pattern in PATTERNS
                 if _may_match(label, lowered, ctx.text) and pattern.search(ctx.text)]
+        labels = {label for label, _ in hits}
+        hits = [(label, weight) for label, weight in hits
+                if labels.isdisjoint(WEAKER_FORM_OF.get(label, ()))]
         miss = 1.0
         for _, weight in hits:
             miss *= 1.0 - weight
