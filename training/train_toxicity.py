@@ -29,18 +29,24 @@ if str(REPO) not in sys.path:
 from workers.checks.textmodel import Block, LinearTextModel, fit_linear_model  # noqa: E402
 
 NAME = "toxicity"
-VERSION = "tox-lr-1"
+VERSION = "tox-lr-2"
 JIGSAW_TRAIN = "toxicity_jigsaw_wiki_train.csv"
 JIGSAW_DEV = "toxicity_jigsaw_wiki_dev.csv"
 DAVIDSON = "toxicity_davidson_dev.csv"
-#: Davidson tweets are 83 % toxic and tweet-shaped; down-weighting them keeps the model
-#: closer to talk-page/news comments while still learning slurs and insults from them.
-DAVIDSON_WEIGHT = 0.5
+#: Davidson tweets are 83 % toxic and tweet-shaped. Trained on as they were (tox-lr-1
+#: weighted them 0.5), the model learnt that being tweet-like is toxic: "lol", "u" and short
+#: informal comments scored high ("LOL never gets old" 0.90). tox-lr-2 gives them an
+#: indicator column (``fit_linear_model``'s ``source``) that absorbs their base rate and is
+#: dropped at inference, so the words learn only what tells a toxic tweet from a clean one.
+#: Held out: Jigsaw dev ROC-AUC 0.947 -> 0.950, recall at precision 0.8 0.603 -> 0.634
+#: (training/README.md); the Davidson split's ranking stays (0.969).
+DAVIDSON_SOURCE = 1
 C = 30.0
 BLOCKS = [
     Block("word", "word", 2**18, (1, 2), sublinear_tf=True, use_idf=True),
     Block("char", "char_wb", 2**18, (2, 4), sublinear_tf=True, use_idf=True),
 ]
+SOURCE_NOTE = {DAVIDSON: "indicator column fitted, dropped at inference"}
 SANITY_CLEAN = "Thanks for this clear report on the ceasefire talks; the timeline helped me a lot."
 SANITY_TOXIC = "You are a worthless idiot, shut your stupid mouth you moron."
 
@@ -86,12 +92,12 @@ def at_threshold(y: np.ndarray, p: np.ndarray, t: float) -> dict[str, float]:
 def fit(
     texts: Sequence[str],
     y: np.ndarray,
-    weights: np.ndarray,
+    source: np.ndarray,
     seed: int,
     meta: dict[str, Any] | None = None,
 ) -> LinearTextModel:
     del seed  # liblinear with L2 is deterministic; kept for a uniform CLI
-    return fit_linear_model(texts, y, BLOCKS, c=C, sample_weight=weights, metadata=meta)
+    return fit_linear_model(texts, y, BLOCKS, c=C, source=source, metadata=meta)
 
 
 def davidson_split(
@@ -106,11 +112,12 @@ def davidson_split(
 def heldout_training_set(
     data_dir: pathlib.Path, seed: int
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Jigsaw train + 70 % of Davidson (weighted): what the held-out model learns from."""
+    """Jigsaw train + 70 % of Davidson: what the held-out model learns from (texts, labels,
+    source per row)."""
     jt, jy = load_csv(data_dir / JIGSAW_TRAIN, "toxic")
     dtr, _dte, dytr, _dyte = davidson_split(data_dir, seed)
-    w = np.concatenate([np.ones(len(jt)), np.full(len(dtr), DAVIDSON_WEIGHT)])
-    return jt + dtr, np.concatenate([jy, dytr]), w
+    source = np.concatenate([np.zeros(len(jt), dtype=int), np.full(len(dtr), DAVIDSON_SOURCE)])
+    return jt + dtr, np.concatenate([jy, dytr]), source
 
 
 def evaluate(data_dir: pathlib.Path, seed: int, compare_profanity: bool = True) -> dict[str, Any]:
@@ -120,11 +127,11 @@ def evaluate(data_dir: pathlib.Path, seed: int, compare_profanity: bool = True) 
     dtr, dte, _dytr, dyte = davidson_split(data_dir, seed)
     print(
         f"[evaluate] train: {JIGSAW_TRAIN} ({len(jt)}) + 70% of {DAVIDSON} ({len(dtr)}, "
-        f"weight {DAVIDSON_WEIGHT}); held out: {JIGSAW_DEV} ({len(jd)}), 30% of {DAVIDSON} "
+        f"with an indicator column); held out: {JIGSAW_DEV} ({len(jd)}), 30% of {DAVIDSON} "
         f"({len(dte)})"
     )
-    texts, y, w = heldout_training_set(data_dir, seed)
-    model = fit(texts, y, w, seed)
+    texts, y, source = heldout_training_set(data_dir, seed)
+    model = fit(texts, y, source, seed)
     pj, pd = model.score(jd), model.score(dte)
     t_f1 = best_f1_threshold(jdy, pj)
     t_rej = threshold_at_precision(jdy, pj, 0.8)
@@ -184,7 +191,7 @@ def write_heldout_model(
     data_dir: pathlib.Path, seed: int, out: pathlib.Path, report: dict[str, Any]
 ) -> int:
     """Save the evaluation model itself, for measuring the pipeline on unseen rows."""
-    texts, y, w = heldout_training_set(data_dir, seed)
+    texts, y, source = heldout_training_set(data_dir, seed)
     n_jigsaw = len(load_csv(data_dir / JIGSAW_TRAIN, "toxic")[0])
     meta = {
         "name": NAME,
@@ -193,7 +200,7 @@ def write_heldout_model(
         "trained_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "data_files": {JIGSAW_TRAIN: n_jigsaw,
                        f"{DAVIDSON} (70% split, seed {seed})": len(texts) - n_jigsaw},
-        "sample_weights": {DAVIDSON: DAVIDSON_WEIGHT},
+        "source_indicators": SOURCE_NOTE,
         "estimator": f"LogisticRegression(C={C}, solver=liblinear, L2)",
         "heldout_metrics": report,
         "heldout_protocol": f"not trained on {JIGSAW_DEV} nor the 30% {DAVIDSON} split",
@@ -202,7 +209,7 @@ def write_heldout_model(
             "reject": report["jigsaw_dev"]["at_reject"]["threshold"],
         },
     }
-    model = fit(texts, y, w, seed, meta)
+    model = fit(texts, y, source, seed, meta)
     model.save(out)
     print(f"[train] wrote held-out model {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
@@ -240,13 +247,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = [JIGSAW_TRAIN, JIGSAW_DEV, DAVIDSON]
     texts: list[str] = []
     labels: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
+    sources: list[np.ndarray] = []
     counts: dict[str, int] = {}
     for f in files:
         t, y = load_csv(args.data_dir / f, "toxic")
         texts += t
         labels.append(y)
-        weights.append(np.full(len(t), DAVIDSON_WEIGHT if f == DAVIDSON else 1.0))
+        sources.append(np.full(len(t), DAVIDSON_SOURCE if f == DAVIDSON else 0))
         counts[f] = len(t)
     print(f"[train] final model on {counts} (total {len(texts)})")
     jd_rep = report["jigsaw_dev"]
@@ -256,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "positive_class": "toxic",
         "trained_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "data_files": counts,
-        "sample_weights": {DAVIDSON: DAVIDSON_WEIGHT},
+        "source_indicators": SOURCE_NOTE,
         "estimator": f"LogisticRegression(C={C}, solver=liblinear, L2)",
         "heldout_metrics": report,
         "heldout_protocol": f"trained without {JIGSAW_DEV} and 30% of {DAVIDSON} "
@@ -268,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     t0 = time.perf_counter()
-    model = fit(texts, np.concatenate(labels), np.concatenate(weights), args.seed, meta)
+    model = fit(texts, np.concatenate(labels), np.concatenate(sources), args.seed, meta)
     print(f"[train] fitted in {time.perf_counter() - t0:.1f}s")
     s = model.score([SANITY_CLEAN, SANITY_TOXIC])
     print(f"[sanity] clean={s[0]:.3f} toxic={s[1]:.3f}")

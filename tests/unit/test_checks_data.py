@@ -53,8 +53,8 @@ def models(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     without one video. ``data_dir`` is per test (it skips or fails), so the cache is here."""
     if not _TRAINED:
         out = tmp_path_factory.mktemp("models")
-        texts, y, w = train_toxicity.heldout_training_set(data_dir, SEED)
-        train_toxicity.fit(texts, y, w, SEED, {"name": "toxicity", "version": "test"}).save(
+        texts, y, source = train_toxicity.heldout_training_set(data_dir, SEED)
+        train_toxicity.fit(texts, y, source, SEED, {"name": "toxicity", "version": "test"}).save(
             out / "toxicity.npz")
         spam_texts, spam_y, _video = train_spam.load_spam_without(
             data_dir / train_spam.SPAM, [HELD_OUT_VIDEO])
@@ -69,12 +69,12 @@ def test_toxicity_on_unseen_wikipedia_comments(data_dir: Path, models: dict[str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     data = load_labelled_csv(data_dir / "toxicity_jigsaw_wiki_dev.csv")
     result = run(data, monkeypatch, WARDEN_TOXICITY_MODEL=models["toxicity"])
-    assert result.checks["toxicity"]["roc_auc"] >= 0.93  # measured 0.948
-    assert result.checks["toxicity"]["avg_precision"] >= 0.75  # measured 0.81
+    assert result.checks["toxicity"]["roc_auc"] >= 0.93  # measured 0.951 (tox-lr-1: 0.948)
+    assert result.checks["toxicity"]["avg_precision"] >= 0.77  # measured 0.82 (0.81)
     rejections = result.own_kind
-    assert rejections["precision"] >= 0.85  # measured 0.94: a false rejection silences
-    assert rejections["recall"] >= 0.5  # measured 0.56 (0.58 before the 2026-12-03 changes)
-    assert result.decision["hold_rate"] <= 0.09  # measured 0.070
+    assert rejections["precision"] >= 0.85  # measured 0.95 (0.94): a false rejection silences
+    assert rejections["recall"] >= 0.54  # measured 0.59 (tox-lr-1: 0.56)
+    assert result.decision["hold_rate"] <= 0.08  # measured 0.057 (0.070)
 
 
 def test_toxicity_on_unseen_tweets(data_dir: Path, models: dict[str, Path],
@@ -83,8 +83,10 @@ def test_toxicity_on_unseen_tweets(data_dir: Path, models: dict[str, Path],
     data = LabelledSet("davidson-30%", "toxicity", [str(i) for i in range(len(test))], test,
                        [None] * len(test), np.asarray(yte, dtype=np.int8))
     result = run(data, monkeypatch, WARDEN_TOXICITY_MODEL=models["toxicity"])
-    assert result.checks["toxicity"]["roc_auc"] >= 0.95  # measured 0.971
-    assert result.own_kind["f1"] >= 0.93  # measured 0.965
+    assert result.checks["toxicity"]["roc_auc"] >= 0.95  # measured 0.969 (tox-lr-1: 0.971)
+    # tox-lr-1 rejected more tweets because it learnt that tweets are toxic (0.965); tox-lr-2
+    # holds 104 more of them for a human (rejection recall 0.943 -> 0.868, precision 0.992).
+    assert result.own_kind["f1"] >= 0.90  # measured 0.926
 
 
 def test_spam_on_an_unseen_video(data_dir: Path, models: dict[str, Path],
@@ -113,7 +115,8 @@ def test_youtube_ham_is_rarely_rejected_as_toxic(data_dir: Path) -> None:
     emphasis ("holy shit, 2 billion views"). A rejection silences a reader."""
     data = load_labelled_csv(data_dir / "spam_youtube_dev.csv")
     result = evaluate(subset(data, data.labels == 0), fresh_checks())
-    assert result.statuses.get("rejected", 0) <= 36  # measured 32 of 552 (52 before)
+    assert result.statuses.get("rejected", 0) <= 32  # measured 28 of 552 (tox-lr-1: 32;
+    # 52 before the 2026-12-03 rules)
 
 
 def test_ordinary_prose_is_not_marked_spam(data_dir: Path) -> None:

@@ -151,6 +151,34 @@ def test_save_load_roundtrip(tmp_path: pathlib.Path) -> None:
     assert again.score(["buy cheap pills"])[0] > again.score(["nice post"])[0]
 
 
+
+def test_source_indicator_absorbs_another_corpus_base_rate() -> None:
+    """A corpus that is mostly positive (Davidson's tweets, 83 % toxic) teaches a plain fit
+    that its style words are positive; with its indicator column (dropped at inference)
+    only what tells its positives from its negatives is learnt."""
+    blocks = [Block("word", "word", 2**12, (1, 1))]
+    target = ["nice report thanks", "you idiot", "good timeline", "stupid idiot"] * 5
+    target_y = [0, 1, 0, 1] * 5
+    # The other corpus: 20 of 22 rows positive (by "idiot" or "stupid"); "lol" is in half of
+    # its positives and half of its negatives, so it tells nothing apart there.
+    other = ["lol idiot", "stupid idiot", "lol stupid", "idiot", "lol idiot stupid", "stupid",
+             "lol stupid", "idiot stupid", "lol idiot", "you stupid"] * 2
+    other += ["lol thanks", "good thanks"]
+    texts, labels = target + other, target_y + [1] * 20 + [0, 0]
+    source = [0] * len(target) + [1] * len(other)
+    plain = fit_linear_model(texts, labels, blocks, c=10.0, metadata={"name": "t"})
+    indicated = fit_linear_model(texts, labels, blocks, c=10.0, source=source,
+                                 metadata={"name": "t"})
+    # Scored against a word neither fit has seen: what "no evidence" scores.
+    lol, unseen = plain.score(["lol", "zebra"])
+    plain_lift = lol - unseen
+    assert plain_lift > 0.15, (lol, unseen)  # the corpus' base rate, learnt as a word (0.21)
+    lol, unseen = indicated.score(["lol", "zebra"])
+    assert abs(lol - unseen) < min(0.1, plain_lift / 2), (lol, unseen)  # measured 0.08
+    assert indicated.score(["you idiot"])[0] > 0.9  # the real signal is still learnt
+    assert indicated.score(["thanks lol"])[0] < 0.2
+    assert indicated.weights["word"].shape == (2**12,)  # the indicator is not shipped
+
 # ----------------------------------------------------------------- data-backed checks
 def _read(name: str) -> list[dict[str, str]]:
     path = data_dir() / name

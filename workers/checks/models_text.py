@@ -79,10 +79,12 @@ class ToxicityCheck(TextModelCheck):
     override_env = "WARDEN_TOXICITY_MODEL"
     label = "toxicity"
     # Held-out Jigsaw dev: review = best F1; reject = precision >= 0.8 (training/README.md).
-    review_at = 0.43
-    reject_at = 0.55
+    # tox-lr-2's probabilities sit lower than tox-lr-1's (0.43 / 0.55): its Davidson
+    # indicator, not the words, carries the tweets' 83 % toxic base rate.
+    review_at = 0.34
+    reject_at = 0.41
     # The model learnt from talk pages and tweets that short, informal comments lean toxic
-    # ("i am a big fan of you and i love you" scores 0.98). A rejection silences a reader,
+    # ("i am a big fan of you and i love you" scores 0.91). A rejection silences a reader,
     # so it needs a second opinion: alt-profanity-check (trained on far more data) must give
     # at least CORROBORATE, else the comment is held for a human instead. At 0.2 this halved
     # rejections of YouTube comments (12% -> 6%), most of which were not abusive; 0.4

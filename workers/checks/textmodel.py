@@ -621,11 +621,17 @@ def fit_linear_model(
     class_weight: str | dict[int, float] | None = None,
     max_chars: int = 2000,
     metadata: dict[str, Any] | None = None,
+    source: Sequence[int] | np.ndarray | None = None,
 ) -> LinearTextModel:
     """Fit L2 logistic regression on the hashed blocks (training-time helper).
 
     Lives here, next to :func:`build_features`, so the training scripts cannot build features
     differently from inference. scikit-learn's estimator is imported lazily: workers only score.
+
+    ``source``: per row, 0 for data like what the model will score, k > 0 for a corpus of
+    another kind. Each other corpus gets an indicator column, fitted and then dropped, so its
+    own base rate (Davidson's tweets are 83 % toxic) is absorbed there instead of by the
+    words typical of that corpus ("lol", "u").
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -638,6 +644,12 @@ def fit_linear_model(
         if b.use_idf:
             idfs[b.name] = compute_idf(counts)
         mats.append(finish_block(b, counts, idfs.get(b.name)))
+    if source is not None:
+        src = np.asarray(source, dtype=np.int64)
+        others = [k for k in np.unique(src) if k != 0]
+        if others:
+            mats.append(sp.csr_matrix(np.column_stack([(src == k) for k in others])
+                                      .astype(np.float64)))
     x = sp.csr_matrix(sp.hstack(mats, format="csr"))
     y = np.asarray(labels, dtype=np.int64)
     clf = LogisticRegression(C=c, solver="liblinear", class_weight=class_weight, max_iter=1000)
