@@ -35,9 +35,10 @@ JIGSAW_DEV = "toxicity_jigsaw_wiki_dev.csv"
 DAVIDSON = "toxicity_davidson_dev.csv"
 #: Davidson tweets are 83 % toxic and tweet-shaped. Trained on as they were (tox-lr-1
 #: weighted them 0.5), the model learnt that being tweet-like is toxic: "lol", "u" and short
-#: informal comments scored high ("LOL never gets old" 0.90). tox-lr-2 gives them an
-#: indicator column (``fit_linear_model``'s ``source``) that absorbs their base rate and is
-#: dropped at inference, so the words learn only what tells a toxic tweet from a clean one.
+#: informal comments scored high (shipped tox-lr-1: "LOL never gets old" 0.83). tox-lr-2
+#: gives them an indicator column (``fit_linear_model``'s ``source``) that absorbs their base
+#: rate and is dropped at inference, so the words learn only what tells a toxic tweet from a
+#: clean one.
 #: Held out: Jigsaw dev ROC-AUC 0.947 -> 0.950, recall at precision 0.8 0.603 -> 0.634
 #: (training/README.md); the Davidson split's ranking stays (0.969).
 DAVIDSON_SOURCE = 1

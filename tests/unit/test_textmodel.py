@@ -86,6 +86,14 @@ def test_artefact_has_no_pickles_and_metadata(name: str) -> None:
     assert all(b["n_features"] > 0 for b in meta["blocks"])
 
 
+def test_toxicity_check_thresholds_are_the_artefacts() -> None:
+    """The check's calibration points are copied from what training measured; a retrained
+    model whose thresholds moved (tox-lr-2: 0.43 / 0.55 -> 0.34 / 0.41) must move them too."""
+    measured = LinearTextModel.load(MODELS / "toxicity.npz").metadata["thresholds"]
+    assert ToxicityCheck.review_at == pytest.approx(measured["review"], abs=0.01)
+    assert ToxicityCheck.reject_at == pytest.approx(measured["reject"], abs=0.01)
+
+
 def test_scores_are_deterministic_and_batched_equals_single(
     tox: LinearTextModel, spam: LinearTextModel
 ) -> None:
