@@ -24,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, scoped_session
 
+from service import sqlite
+
 IDLE_PING_SECONDS = 1.0
 _RETURNED = "warden_returned_at"
 
@@ -114,14 +116,23 @@ def single_read(session: Session | scoped_session[Session]) -> Iterator[Connecti
     On PostgreSQL, when ``session`` has none open, the statement runs in autocommit: no
     BEGIN and no ROLLBACK round trip, and the statement stays prepared (psycopg drops all
     its prepared statements on every ROLLBACK, which ends each read-only request). One
-    statement is one snapshot, so a lone read loses nothing. Elsewhere, or inside the
-    session's transaction, it is the session's connection.
+    statement is one snapshot, so a lone read loses nothing. On SQLite the same holds for
+    a request that will not write. Otherwise, or inside the session's transaction, it is
+    the session's connection.
     """
     if isinstance(session, scoped_session):
         session = session()  # this thread's session (the proxy has no in_transaction)
     bind = session.get_bind()
-    if session.in_transaction() or bind.dialect.name != "postgresql":
+    if session.in_transaction():
         yield session.connection()
-        return
-    with autocommit_connection(bind) as connection:
-        yield connection
+    elif bind.dialect.name == "postgresql":
+        with autocommit_connection(bind) as connection:
+            yield connection
+    elif bind.dialect.name == "sqlite" and not sqlite.write_intent.get():
+        # The same on SQLite for a request that will not write: no BEGIN statement and no
+        # rollback of a session transaction (a thread or counts read was 2 statements).
+        # A request that will write keeps the read inside its BEGIN IMMEDIATE.
+        with bind.connect() as connection:
+            yield connection.execution_options(**{sqlite.NO_BEGIN: True})
+    else:
+        yield session.connection()

@@ -67,7 +67,14 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Execution option of a connection for one statement outside any transaction
+#: (``dbpool.single_read``): SQLite's autocommit gives that statement its own snapshot.
+NO_BEGIN = "warden_no_begin"
+
+
 def _on_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(NO_BEGIN):
+        return
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 

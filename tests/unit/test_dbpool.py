@@ -1,9 +1,11 @@
-"""The idle-only liveness check of PostgreSQL connections (service/dbpool.py)."""
+"""The idle-only liveness check of PostgreSQL connections, and lone reads outside a
+transaction (service/dbpool.py)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -89,3 +91,50 @@ def test_inside_the_sessions_transaction_the_read_sees_its_writes(engine: Engine
         with single_read(session) as conn:
             assert conn.scalar(text("SELECT count(*) FROM lone_read")) == 1
         session.rollback()
+
+
+def _sqlite_engine(path: Path) -> Engine:
+    from service import sqlite
+
+    engine = create_engine(f"sqlite:///{path}")
+    sqlite.configure(engine)
+    return engine
+
+
+def test_on_sqlite_a_lone_read_of_a_request_that_will_not_write_has_no_begin(
+        tmp_path: Path) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from service.dbpool import single_read
+
+    engine = _sqlite_engine(tmp_path / "lone.db")
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with Session(engine) as session:
+        with single_read(session) as conn:
+            assert conn.scalar(text("SELECT 1")) == 1
+            assert not conn.connection.driver_connection.in_transaction
+        assert not session.in_transaction(), "nothing for the request to roll back"
+    assert statements == ["SELECT 1"]
+    engine.dispose()
+
+
+def test_on_sqlite_a_request_that_will_write_reads_inside_its_begin_immediate(
+        tmp_path: Path) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from service import sqlite
+    from service.dbpool import single_read
+
+    engine = _sqlite_engine(tmp_path / "write.db")
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with Session(engine) as session, sqlite.intends_to_write():
+        with single_read(session) as conn:
+            assert conn.scalar(text("SELECT 1")) == 1
+        assert session.in_transaction(), "the read and the write share one transaction"
+        session.rollback()
+    assert statements == ["BEGIN IMMEDIATE", "SELECT 1"]
+    engine.dispose()
