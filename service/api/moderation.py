@@ -108,8 +108,9 @@ class Decision(MethodView):
     @blp.alt_response(409, description="The lifecycle forbids it (e.g. a deleted comment)")
     @blp.doc(**AUTH)
     def post(self, args: dict[str, Any], comment_id: int) -> dict[str, Any]:
-        """Approve, reject or mark as spam; repeating a decision changes nothing, and undo
-        is another decision."""
+        """Approve, reject or mark as spam; repeating a decision changes nothing (unless
+        readers reported the comment since: that review is audited), and undo is another
+        decision."""
         comment = mod.get_comment(db.session, comment_id, scoped_site_ids())
         changed = mod.decide_comment(db.session, comment, args["action"], _actor(),
                                      args["reason"])

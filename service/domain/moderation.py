@@ -193,19 +193,21 @@ def decide_comment(session: Session, comment: Comment, action: str, actor: Actor
         raise InvalidTransition("a deleted comment cannot be decided")
     previous = comment.status
     reason = reason or f"{action} by moderator"
+    flagged = comment.flagged_at is not None
     changed = transition(session, comment, target, actor, reason, {"action": action})
     # The verdict becomes a labelled example in this same transaction (site learning).
     # An unchanged label means this moderator verdict on this text was given before.
     relabelled = record_label(session, comment, action, actor)
     if changed:
         feedback.queue_reports(session, comment, previous, actor)  # sent later, by a task
-    elif relabelled:
-        _confirm(session, comment, actor, reason, action)
+    elif relabelled or flagged:
+        # A review of readers' reports is a decision too, even when this moderator gave
+        # the same verdict before: without the entry the flag vanished from the trail.
+        _confirm(session, comment, actor, reason, action, flags_reviewed=flagged)
         changed = True
     _settle(comment)
-    if comment.flagged_at is not None:
+    if flagged:
         comment.flagged_at = None
-        changed = True
     # The reports were reviewed: they no longer count, or one more report would put the
     # comment straight back (and, with hide_flagged, hide it again).
     comment.flag_count = 0
@@ -213,7 +215,7 @@ def decide_comment(session: Session, comment: Comment, action: str, actor: Actor
 
 
 def _confirm(session: Session, comment: Comment, actor: Actor, reason: str,
-             action: str) -> None:
+             action: str, *, flags_reviewed: bool = False) -> None:
     """Make the current status the moderator's decision. ``transition`` changes nothing
     for a comment already there, but the record must say a human decided: the audit
     entry (from and to the same status) and the reason. No event: nothing a subscriber
@@ -224,7 +226,8 @@ def _confirm(session: Session, comment: Comment, actor: Actor, reason: str,
                            subject_id=str(comment.id), action=f"comment.{comment.status}",
                            from_status=str(comment.status), to_status=str(comment.status),
                            actor_type=actor.type, actor_id=actor.id, reason=reason,
-                           details={"action": action, "confirmed": True}))
+                           details={"action": action, "confirmed": True,
+                                    **({"flags_reviewed": True} if flags_reviewed else {})}))
 
 
 def _settle(comment: Comment) -> None:
@@ -299,6 +302,8 @@ def ban_author(session: Session, author: Author, actor: Actor, reason: str | Non
             waiting = list(session.scalars(select(Comment).where(Comment.id.in_(ids))
                                            .order_by(Comment.id)
                                            .execution_options(populate_existing=True)))
+    if author.banned_at is not None and reason is None:
+        reason = author.ban_reason  # banned again without a word: the reason given stands
     repeat = author.banned_at is not None and author.ban_reason == reason
     author.banned_at = author.banned_at or utcnow()
     author.ban_reason = reason

@@ -198,5 +198,6 @@ class SimulateOutSchema(Schema):
     decided_by = fields.Str()
     checks = fields.List(fields.Nested(CheckOutSchema))
     no_opinion = fields.List(fields.Str(), metadata={
-        "description": "remote providers that could not answer (time-out, error); the "
-                       "other checks decided without them"})
+        "description": "checks that gave no opinion: a remote provider that could not "
+                       "answer (time-out, error), or site_spam on a site that has no "
+                       "model of its own yet; the other checks decided without them"})

@@ -378,6 +378,9 @@ def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app
                            headers=auth(keys["mod"]), json={"reason": "troll"})
     assert repeated.status_code == 200  # the same ban: no second entry or event (below)
     assert repeated.get_json()["banned_at"] == ban.get_json()["banned_at"]
+    unexplained = client.post(f"/api/v1/moderation/authors/{author_id}/ban",
+                              headers=auth(keys["mod"]), json={})
+    assert unexplained.get_json()["ban_reason"] == "troll"  # kept, and no entry (below)
     later = submit(client, body="Another perfectly polite remark here.",
                    headers={"X-Author-Token": token}).get_json()
     decide_all(app)
@@ -457,6 +460,39 @@ def test_flags_move_comment_to_flagged_queue_and_can_hide(client: FlaskClient, a
                       headers=auth(keys["mod"])).get_json()["items"] == []
     assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"][
         "story-1"] == 1
+
+
+def test_reviewing_reports_on_a_comment_a_moderator_approved_before_is_audited(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """A moderator approved the comment; readers then report it; the same moderator
+    reviews the reports and keeps it. Same status and same label as before, but a
+    decision all the same: the trail and the stats must show it (they did not)."""
+    moderator = auth(keys["mod"])
+    client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                 json={"flag_threshold": 1})
+    comment_id = submit(client, body=CLEAN).get_json()["id"]
+    decide_all(app)
+    url = f"/api/v1/moderation/comments/{comment_id}/decision"
+    assert client.post(url, headers=moderator, json={"action": "approve"}).status_code == 200
+    assert client.post(f"/api/v1/comments/{comment_id}/flags",
+                       json={"reason": "abuse"}).get_json()["counted"] is True
+    before = comment_trail(app, comment_id)
+    review = client.post(url, headers=moderator, json={"action": "approve",
+                                                        "reason": "still fine"})
+    assert review.get_json()["changed"] is True
+    assert review.get_json()["comment"]["status_reason"] == "still fine"
+    assert comment_trail(app, comment_id) == [*before, ("approved", "approved", "moderator")]
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.subject_id == str(comment_id)).order_by(AuditEntry.id.desc())).first()
+        assert entry is not None
+        assert (entry.reason, entry.details) == ("still fine", {
+            "action": "approve", "confirmed": True, "flags_reviewed": True})
+    assert client.get("/api/v1/moderation/comments?status=flagged",
+                      headers=moderator).get_json()["items"] == []
+    again = client.post(url, headers=moderator, json={"action": "approve"})
+    assert again.get_json()["changed"] is False  # no reports left: nothing to review
+    assert comment_trail(app, comment_id) == [*before, ("approved", "approved", "moderator")]
 
 
 def test_reports_from_one_address_count_once(client: FlaskClient, app: Flask,
