@@ -97,8 +97,8 @@ def transition(
     now = utcnow()
     comment.status = target
     comment.status_reason = reason
-    if target != S.PENDING:
-        comment.decided_at = now
+    # Back to pending (an author's edit) is no decision: the old one's time must not stay.
+    comment.decided_at = None if target == S.PENDING else now
     batch.audit.append(audit_row(comment.site_id, str(comment.id), f"comment.{target}",
                                  current, target, actor, reason, details or {}, now))
     batch.events.append((event_row(comment.site_id, f"comment.{target}", str(comment.id),

@@ -601,9 +601,11 @@ def test_edit_and_delete_own_comment(client: FlaskClient, app: Flask,
     reply = submit(client, body="Good point.", parent_id=doc["id"]).get_json()
     decide_all(app)
     url = f"/api/v1/comments/{doc['id']}"
+    assert client.get(url, headers=token).get_json()["decided_at"] is not None
     edited = client.patch(url, json={"body": "Edited: still a fine report."}, headers=token)
     assert edited.status_code == 200
     assert edited.get_json()["status"] == "pending"
+    assert edited.get_json()["decided_at"] is None  # the old decision is not this text's
     assert client.get("/api/v1/sites/demo/counts?article=story-1").get_json()["counts"][
         "story-1"] == 1
     decide_all(app)

@@ -870,6 +870,26 @@ def test_an_app_without_limits_does_not_switch_off_another_apps_limits(
             db.engine.dispose()
 
 
+def test_refused_submits_count_towards_the_limit_unless_turned_away_before_the_route(
+        app: Flask, settings: Any) -> None:
+    """As the README says: a 422 uses up the address's budget (a flood of bad submits is
+    still a flood); a 415 never reaches the route and does not."""
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    limited = create_app(replace(settings, rate_limit_submit="2/minute"))
+    client = limited.test_client()
+    for _ in range(3):
+        wrong_type = client.post(SUBMIT, data="article=a", content_type="text/plain")
+        assert wrong_type.status_code == 415
+    assert client.post(SUBMIT, json={"article": "a", "body": 5}).status_code == 422
+    assert [submit(client, body=f"Counted remark {i}.").status_code
+            for i in range(2)] == [202, 429]
+    with limited.app_context():
+        db.engine.dispose()
+
+
 def test_rate_limit_per_author_follows_the_token_across_addresses(app: Flask,
                                                                   settings: Any) -> None:
     from dataclasses import replace
