@@ -777,6 +777,12 @@ def test_stats_and_simulate(client: FlaskClient, app: Flask, keys: dict[str, str
                             json={"text": TOXIC}).get_json()
     assert simulated["status"] == "rejected"
     assert {c["name"] for c in simulated["checks"]} >= {"toxicity", "links"}
+    # What a submit would refuse is refused here too, not approved.
+    blank = client.post("/api/v1/moderation/simulate", headers=auth(keys["mod"]),
+                        json={"text": " \u200b\n "})
+    assert blank.status_code == 400
+    assert blank.get_json()["error"]["fields"] == {
+        "text": ["Nothing visible is left after cleaning."]}
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Comment)) == before
 

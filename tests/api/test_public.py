@@ -323,6 +323,9 @@ def test_request_over_size_limit_gets_413_json(client: FlaskClient, app: Flask) 
                            content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "payload_too_large"
+    assert response.get_json()["error"]["message"] == (
+        f"The request body is larger than the {app.config['MAX_CONTENT_LENGTH']:,} bytes "
+        "allowed.")
     assert row_counts(app) == before
 
 
