@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_app_context, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -62,13 +62,13 @@ def _webargs_fields(exc: HTTPException) -> dict[str, Any] | None:
 
 def handle_http(exc: HTTPException) -> tuple[Response, int]:
     status = exc.code or 500
-    if status == 413:
-        _drain_request()
     fields = _webargs_fields(exc)
     message = exc.description or exc.name
-    limit = current_app.config.get("MAX_CONTENT_LENGTH") if has_app_context() else None
-    if status == 413 and limit:
-        message = f"The request body is larger than the {limit:,} bytes allowed."
+    if status == 413:
+        _drain_request()
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")  # handlers run in the app
+        if limit:
+            message = f"The request body is larger than the {limit:,} bytes allowed."
     if fields and status == 422:
         message = "The request has invalid fields: " + ", ".join(sorted(fields))
     if fields and "json" in fields and status == 400:
