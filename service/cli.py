@@ -47,17 +47,25 @@ class _Commands(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import InterfaceError, OperationalError
+        from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
         try:
             return super().invoke(ctx)
-        except (OperationalError, InterfaceError) as exc:
+        except (OperationalError, InterfaceError, ProgrammingError) as exc:
             where = os.environ.get("WARDEN_DATABASE_URL", "").strip()
             shown = make_url(where).render_as_string(hide_password=True) if where else \
-                "the embedded SQLite database"
+                f"the embedded SQLite database ({_settings().instance_dir}/warden.db)"
             lines = str(exc.orig or exc).strip().splitlines()
             reason = lines[0] if lines else type(exc.orig or exc).__name__
-            raise click.ClickException(f"database {shown}: {reason}") from None
+            message = f"database {shown}: {reason}"
+            if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+                # Typically a command run outside the project folder: the default
+                # WARDEN_INSTANCE_DIR is relative, so a new, empty database was opened.
+                message += ("\nIts tables are missing: run `warden db upgrade` first, or run "
+                            "the command from the folder where `warden run` runs (the default "
+                            "WARDEN_INSTANCE_DIR, `instance`, is taken from the current "
+                            "folder), or set WARDEN_INSTANCE_DIR or WARDEN_DATABASE_URL.")
+            raise click.ClickException(message) from None
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

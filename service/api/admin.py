@@ -38,7 +38,7 @@ from service.schemas.admin import (
     ListsSchema,
     SiteCreateSchema,
     SiteListSchema,
-    SitePolicyFields,
+    SitePatchSchema,
     SiteSchema,
 )
 
@@ -101,7 +101,7 @@ class SiteView(MethodView):
         return _site(site_id)
 
     @requires(Role.ADMIN)
-    @blp.arguments(SitePolicyFields)
+    @blp.arguments(SitePatchSchema)
     @blp.response(200, SiteSchema)
     @blp.doc(**AUTH)
     def patch(self, args: dict[str, Any], site_id: str) -> Site:

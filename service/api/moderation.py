@@ -13,7 +13,7 @@ from service.api.blueprint import Blueprint, no_query_params
 from service.domain import moderation as mod
 from service.domain.errors import DomainError, NotFound
 from service.domain.lifecycle import Actor
-from service.domain.rendering import clean_text
+from service.domain.rendering import clean_text, require_usable_text
 from service.extensions import db
 from service.models import Role, Site
 from service.schemas.moderation import (
@@ -239,8 +239,8 @@ class Simulate(MethodView):
     @requires(Role.MODERATOR)
     @blp.arguments(SimulateSchema)
     @blp.response(200, SimulateOutSchema)
-    @blp.alt_response(400, description="An all-sites key without `site`, or a text with "
-                      "nothing left after cleaning (a submit refuses it too)")
+    @blp.alt_response(400, description="An all-sites key without `site` (a text with "
+                      "nothing left after cleaning is a 422, as a submit answers)")
     @blp.alt_response(404, description="No such site or author, or not one the key covers")
     @blp.doc(**AUTH)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -249,10 +249,7 @@ class Simulate(MethodView):
         The text is cleaned as a submit cleans it: the checks see what would be stored."""
         from workers.simulation import simulate
 
-        text = clean_text(args["text"])
-        if not text:
-            raise DomainError("the text is empty after cleaning",
-                              fields={"text": ["Nothing visible is left after cleaning."]})
+        text = require_usable_text(clean_text(args["text"]), field="text")
         site = db.session.get(Site, _one_site(args["site"]))
         assert site is not None
         author = None

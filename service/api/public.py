@@ -162,8 +162,9 @@ class Comments(MethodView):
     @limiter.limit(_submit_limit, key_func=_author_key, exempt_when=_submit_author_exempt)
     @blp.arguments(SubmitSchema)
     @blp.response(202, AcceptedSchema)
-    @blp.alt_response(400, description="Empty body after cleaning, parent not on this "
-                      "article, or replies nested too deep")
+    @blp.alt_response(400, description="Parent not on this article, or replies nested too "
+                      "deep (a body with nothing visible after cleaning, or longer than "
+                      "`max_body_chars`, is a 422 like the schema's own refusals)")
     @blp.alt_response(404, description="Unknown site, or unknown article on a site that "
                       "does not create articles on first comment")
     @blp.alt_response(409, description="Comments closed, a reply to a comment that is not "
@@ -328,7 +329,9 @@ class Flags(MethodView):
     @limiter.limit(_flag_limit, key_func=_author_key, exempt_when=_flag_author_exempt)
     @blp.arguments(FlagInSchema)
     @blp.response(201, FlagOutSchema)
-    @blp.alt_response(409, description="This reader already reported the comment")
+    @blp.alt_response(409, description="This reader already reported the comment "
+                      "(`already_flagged`), or the token is the comment's author's "
+                      "(`own_comment`)")
     @blp.doc(parameters=[_TOKEN_OPTIONAL])
     def post(self, args: dict[str, Any], comment_id: int) -> dict[str, Any]:
         """Report a published comment (once per reader)."""

@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session
 from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.events import comment_payload, emit
 from service.domain.lifecycle import Actor, lock_current, transition
-from service.domain.rendering import clean_text, fingerprint, render_html
+from service.domain.rendering import (
+    clean_text,
+    fingerprint,
+    render_html,
+    require_usable_text,
+)
 from service.domain.security import token_digest
 from service.models import (
     AuditEntry,
@@ -49,6 +54,10 @@ class AlreadyFlagged(Conflict):
     code = "already_flagged"
 
 
+class OwnComment(Conflict):
+    code = "own_comment"
+
+
 def own_comment(session: Session, comment_id: int, token: str) -> Comment:
     """The comment if ``token`` is its author's; 404 otherwise (existence is not revealed)."""
     comment = session.get(Comment, comment_id)
@@ -81,12 +90,7 @@ def edit_comment(session: Session, comment: Comment, body: str, *, max_body_char
     _check_window(comment, site)
     if comment.status not in EDITABLE:
         raise Conflict(f"a {comment.status} comment cannot be edited")
-    text = clean_text(body)
-    if not text:
-        raise DomainError("the comment is empty", fields={"body": ["Comment text is empty."]})
-    if len(text) > max_body_chars:
-        raise DomainError(f"the comment is longer than {max_body_chars} characters",
-                          fields={"body": [f"Longer than {max_body_chars} characters."]})
+    text = require_usable_text(clean_text(body), max_body_chars)
     if text == comment.body:
         return
     comment.body = text
@@ -161,7 +165,7 @@ def flag_comment(session: Session, comment_id: int, reason: str, note: str | Non
         lock_current(session, comment)
     if comment is None or comment.status != CommentStatus.APPROVED:
         raise NotFound(f"no published comment {comment_id}")
-    reporter = _reporter(session, comment.site_id, author_token, ip_hash)
+    reporter = _reporter(session, comment, author_token, ip_hash)
     counted = ip_hash is None or session.scalar(
         select(Flag.id).where(Flag.comment_id == comment.id, Flag.ip_hash == ip_hash,
                               Flag.counted).limit(1)) is None
@@ -187,21 +191,33 @@ def flag_comment(session: Session, comment_id: int, reason: str, note: str | Non
                                subject_id=str(comment.id), action="comment.flagged",
                                from_status=str(comment.status), to_status=str(comment.status),
                                actor_type="system", actor_id="flags",
-                               reason=f"{comment.flag_count} reader reports",
+                               reason=_reports(comment.flag_count),
                                details={"threshold": site.flag_threshold}))
         emit(session, comment.site_id, "comment.flagged", str(comment.id),
              comment_payload(comment))
         if site.hide_flagged:
             transition(session, comment, CommentStatus.HELD, Actor.system("flags"),
-                       f"hidden after {comment.flag_count} reader reports, until reviewed")
+                       f"hidden after {_reports(comment.flag_count)}, until reviewed")
     return FlagOutcome(flag, crossed)
 
 
-def _reporter(session: Session, site_id: str, token: str | None, ip_hash: str | None) -> str:
+def _reports(count: int) -> str:
+    return "1 reader report" if count == 1 else f"{count} reader reports"
+
+
+def _reporter(session: Session, comment: Comment, token: str | None,
+              ip_hash: str | None) -> str:
+    """Who reports, once per comment: the author behind the token, else the address."""
     if token:
         digest = token_digest(token)
         # By the token alone, the site compared after (see submissions._token_author_on).
-        if session.scalar(select(Author.site_id).where(Author.token_hash == digest)) == site_id:
+        known = session.execute(select(Author.id, Author.site_id)
+                                .where(Author.token_hash == digest)).first()
+        if known is not None and known.site_id == comment.site_id:
+            if known.id == comment.author_id:
+                # The widget shows no Report button on one's own comment; the API agrees
+                # (a report is a reader's judgement of someone else's words).
+                raise OwnComment("you cannot report your own comment")
             return f"author:{digest[:32]}"
     if ip_hash:
         return f"ip:{ip_hash}"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from service.domain import feedback
 from service.domain.errors import DomainError, InvalidTransition, InvalidValue, NotFound
-from service.domain.events import emit
+from service.domain.events import comment_payload, emit
 from service.domain.labels import record_label
 from service.domain.lifecycle import Actor, lock_comments, lock_current, transition
 from service.domain.threads import Cursor
@@ -218,8 +218,9 @@ def _confirm(session: Session, comment: Comment, actor: Actor, reason: str,
              action: str, *, flags_reviewed: bool = False) -> None:
     """Make the current status the moderator's decision. ``transition`` changes nothing
     for a comment already there, but the record must say a human decided: the audit
-    entry (from and to the same status) and the reason. No event: nothing a subscriber
-    sees changed."""
+    entry (from and to the same status), the reason, and a ``comment.reviewed`` event, so
+    a subscriber that heard ``comment.flagged`` (a moderation chat, a CMS queue) learns
+    that the reports were dealt with."""
     comment.status_reason = reason
     comment.decided_at = utcnow()
     session.add(AuditEntry(site_id=comment.site_id, subject_type="comment",
@@ -228,6 +229,9 @@ def _confirm(session: Session, comment: Comment, actor: Actor, reason: str,
                            actor_type=actor.type, actor_id=actor.id, reason=reason,
                            details={"action": action, "confirmed": True,
                                     **({"flags_reviewed": True} if flags_reviewed else {})}))
+    emit(session, comment.site_id, "comment.reviewed", str(comment.id),
+         {**comment_payload(comment),
+          "review": {"action": action, "flags_reviewed": flags_reviewed}})
 
 
 def _settle(comment: Comment) -> None:

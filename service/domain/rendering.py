@@ -12,6 +12,8 @@ import unicodedata
 import nh3
 from markdown_it import MarkdownIt
 
+from service.domain.errors import InvalidValue
+
 ALLOWED_TAGS = {"p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a"}
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -42,6 +44,20 @@ def clean_text(body: str) -> str:
     body = body.replace("\r\n", "\n").replace("\r", "\n").translate(_BIDI_CONTROLS)
     text = _INVISIBLE_CONTROLS.sub("", body).strip()
     return text if any(_visible(ch) for ch in text) else ""
+
+
+def require_usable_text(text: str, max_chars: int | None = None, *,
+                        field: str = "body") -> str:
+    """Refuse cleaned text with nothing visible, or longer than allowed, as the schema
+    refuses its own bad values (422 with the field): a submit, an edit and a dry run all
+    answer "   " and "" alike, and the same way."""
+    if not text:
+        raise InvalidValue(f"the {field} is empty after cleaning",
+                           fields={field: ["Nothing visible is left after cleaning."]})
+    if max_chars is not None and len(text) > max_chars:
+        raise InvalidValue(f"the {field} is longer than {max_chars} characters",
+                           fields={field: [f"Longer than {max_chars} characters."]})
+    return text
 
 
 def _visible(ch: str) -> bool:

@@ -31,7 +31,12 @@ from service.dbpool import autocommit_connection, single_read
 from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.events import enqueue_event_dispatch
 from service.domain.lifecycle import Actor, creation_rows, record_creation, transition
-from service.domain.rendering import clean_text, fingerprint, render_html
+from service.domain.rendering import (
+    clean_text,
+    fingerprint,
+    render_html,
+    require_usable_text,
+)
 from service.domain.security import (
     hash_email,
     idempotent_author_token,
@@ -417,14 +422,7 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
         if earlier is not None:
             return _replay(session, earlier, data, client, text, secret_key)
 
-    body = text.body
-    if not body:
-        raise DomainError("the comment is empty", fields={"body": ["Comment text is empty."]})
-    if len(body) > max_body_chars:
-        raise DomainError(
-            f"the comment is longer than {max_body_chars} characters",
-            fields={"body": [f"Longer than {max_body_chars} characters."]},
-        )
+    body = require_usable_text(text.body, max_body_chars)
     if isinstance(site, SitePolicy):
         accepted = _submit_in_one_statement(session, site, data, client, text)
         if accepted is not None:
@@ -646,8 +644,12 @@ def _parent_for(connection: Connection, article: StoredArticle, parent_id: int |
         raise DomainError("the parent comment is not on this article",
                           fields={"parent_id": ["No such comment on this article."]})
     if parent.depth + 1 > max_depth:
-        raise DomainError(f"replies nest at most {max_depth} deep",
-                          fields={"parent_id": [f"Replies nest at most {max_depth} deep."]})
+        if max_depth == 0:
+            raise DomainError("the site takes no replies",
+                              fields={"parent_id": ["This site takes no replies."]})
+        levels = "1 level" if max_depth == 1 else f"{max_depth} levels"
+        raise DomainError(f"replies nest at most {levels} deep",
+                          fields={"parent_id": [f"Replies nest at most {levels} deep."]})
     if parent.status != CommentStatus.APPROVED:
         # Only what readers can see takes replies: a reply under a held (hidden), waiting,
         # removed or deleted comment would bring it back as a placeholder in the thread.

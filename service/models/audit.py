@@ -7,9 +7,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from service.models.base import Base, UTCDateTime, utcnow
+from service.models.comment import CommentStatus
+
+#: Every action the trail records, so ``GET /moderation/audit?action=`` can refuse a typo
+#: (or a verb such as ``approve``) instead of answering an empty page. A status change is
+#: ``comment.<new status>``; writing an action missing here fails (``AuditEntry.action``).
+AUDIT_ACTIONS: frozenset[str] = frozenset(
+    {f"comment.{status}" for status in CommentStatus}
+    | {"comment.created", "comment.edited", "comment.flagged"}
+    | {f"author.{verb}" for verb in ("banned", "suspended", "trusted", "reset", "erased",
+                                      "exported")}
+    | {"site.created", "site.updated", "key.created", "key.revoked", "article.updated"}
+    | {f"webhook.{verb}" for verb in ("created", "enabled", "updated", "deleted",
+                                       "secret_rotated", "disabled")}
+)
 
 
 class AuditEntry(Base):
@@ -28,3 +42,9 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @validates("action")
+    def _known_action(self, _key: str, action: str) -> str:
+        if action not in AUDIT_ACTIONS:
+            raise ValueError(f"audit action {action!r} is not in AUDIT_ACTIONS")
+        return action

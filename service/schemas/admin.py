@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from service.domain.sites import SITE_ID
 from service.models.site import origin_problem
 from service.schemas.common import JsonBool, JsonFloat, cursor_arg
-from service.schemas.public import StrictSchema
+from service.schemas.public import ChangeSchema, StrictSchema
 
 
 def _an_origin(value: str) -> None:
@@ -72,6 +72,10 @@ class SitePolicyFields(StrictSchema):
                                   "hold_threshold")
 
 
+class SitePatchSchema(SitePolicyFields, ChangeSchema):
+    pass
+
+
 class SiteCreateSchema(SitePolicyFields):
     id = fields.Str(required=True, validate=validate.Regexp(SITE_ID, error="1-64 lower-case "
                                                             "letters, digits, '-' or '_'."))
@@ -99,7 +103,7 @@ class SiteListSchema(Schema):
     items = fields.List(fields.Nested(SiteSchema), required=True)
 
 
-class ListsSchema(StrictSchema):
+class ListsSchema(ChangeSchema):
     blocked_words = words()
     suspect_words = words()
     allowed_link_domains = domains()
@@ -150,18 +154,13 @@ class ArticlePageSchema(Schema):
     next_cursor = fields.Str(allow_none=True, required=True)
 
 
-class ArticlePatchSchema(StrictSchema):
+class ArticlePatchSchema(ChangeSchema):
     is_open = JsonBool()
     title = fields.Str(allow_none=True, validate=validate.Length(max=300))
     url = fields.Url(allow_none=True, validate=validate.Length(max=2048),
                      schemes={"http", "https"}, metadata={
                          "description": "the article's page (a first comment's article_url "
                                         "is kept only on one of the site's origins)"})
-
-    @validates_schema
-    def something_to_change(self, data: dict[str, object], **_: object) -> None:
-        if not data:
-            raise ValidationError("send at least one of is_open, title, url")
 
 
 class AuthorExportSchema(Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from service.domain.moderation import ACTIONS, MAX_BULK, QUEUES
+from service.models.audit import AUDIT_ACTIONS
 from service.schemas.common import ArticleKey, Instant, JsonBool, cursor_arg
 from service.schemas.public import ID_RANGE, StrictSchema
 from workers.checks import CHECK_NAMES
@@ -145,7 +146,9 @@ class AuditQuerySchema(Schema):
     actor_type = fields.Str(load_default=None,
                             validate=validate.OneOf(["system", "author", "moderator", "admin"]))
     actor_id = fields.Str(load_default=None, validate=validate.Length(1, 64))
-    action = fields.Str(load_default=None, validate=validate.Length(1, 40))
+    action = fields.Str(load_default=None, validate=validate.OneOf(sorted(AUDIT_ACTIONS)),
+                        metadata={"description": "an action as the entries name it, such "
+                                  "as `comment.approved` or `author.banned`"})
     since = Instant(load_default=None)
     until = Instant(load_default=None, metadata={"description": "entries before this time"})
     cursor = cursor_arg()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from service.models import FlagReason
 from service.schemas.common import ArticleKey, RequestedArticleKey, cursor_arg
@@ -14,6 +14,17 @@ ID_RANGE = validate.Range(min=1, max=2**31 - 1)
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
+
+
+class ChangeSchema(StrictSchema):
+    """A PATCH (or a PUT of named parts) must name something to change: ``{}`` is a 422
+    that lists the fields, where it was a 200 that changed nothing on some routes."""
+
+    @validates_schema
+    def something_to_change(self, data: dict[str, object], **_: object) -> None:
+        if not data:
+            raise ValidationError(f"send at least one of {', '.join(self.fields)}",
+                                  "_schema")
 
 
 class SubmitSchema(StrictSchema):
@@ -28,7 +39,10 @@ class SubmitSchema(StrictSchema):
     author_email = fields.Email(load_default=None, allow_none=True,
                                 validate=validate.Length(max=254))
     body = fields.Str(required=True, validate=validate.Length(min=1),
-                      metadata={"description": "plain text or Markdown; raw HTML is shown as text"})
+                      metadata={"description": "plain text or Markdown; raw HTML is shown as "
+                                "text. At most `max_body_chars` (GET /sites/{site}) code points "
+                                "once control characters are dropped and the ends trimmed; "
+                                "longer, or nothing visible left, is a 422"})
     website = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500),
                          metadata={"description": "honeypot: the widget leaves it empty"})
     elapsed_ms = fields.Int(load_default=None, allow_none=True, strict=True,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from service.domain.webhooks.endpoints import rotation_ends
 from service.models import DeliveryStatus, WebhookEndpoint
 from service.schemas.common import Instant, JsonBool, JsonFloat, cursor_arg
-from service.schemas.public import StrictSchema
+from service.schemas.public import ChangeSchema, StrictSchema
 
 EVENT_TYPES_HELP = ("event types (comment.approved, ...), group wildcards (comment.*) or "
                     "'*' for all")
@@ -33,17 +31,12 @@ class WebhookCreateSchema(StrictSchema):
     enabled = JsonBool(load_default=True)
 
 
-class WebhookPatchSchema(StrictSchema):
+class WebhookPatchSchema(ChangeSchema):
     url = endpoint_url()
     event_types = event_types()
     description = fields.Str(validate=validate.Length(max=500))
     enabled = JsonBool(metadata={"description": "false pauses the endpoint (its pending "
                                                    "deliveries fail); true clears a disable"})
-
-    @validates_schema
-    def not_empty(self, data: dict[str, Any], **_: object) -> None:
-        if not data:
-            raise ValidationError("give at least one field to change", "_schema")
 
 
 class RotateSecretSchema(StrictSchema):

@@ -184,6 +184,15 @@ def test_queue_pagination_and_bad_queries(client: FlaskClient, app: Flask,
         response = client.get(f"/api/v1/moderation/comments?{bad}", headers=auth(keys["mod"]))
         assert response.status_code in {400, 422}, bad
         assert response.get_json()["error"]["message"]
+    # An action the trail never writes ("approve" is the request, comment.approved the
+    # entry) is refused with the list, not answered with an empty page.
+    for action in ("approve", "comment.aproved", "comment.*"):
+        wrong = client.get(f"/api/v1/moderation/audit?action={action}",
+                           headers=auth(keys["mod"]))
+        assert wrong.status_code == 422, action
+        assert "comment.approved" in wrong.get_json()["error"]["fields"]["action"][0]
+    held = client.get("/api/v1/moderation/audit?action=comment.held", headers=auth(keys["mod"]))
+    assert sorted(int(e["subject_id"]) for e in held.get_json()["items"]) == made
     # A filter a route does not have is refused, not ignored: the answer would look
     # filtered and be wrong.
     for path in ("/api/v1/moderation/audit?untill=2026-01-01T00:00:00Z",
@@ -426,8 +435,13 @@ def test_flags_move_comment_to_flagged_queue_and_can_hide(client: FlaskClient, a
                                                           keys: dict[str, str]) -> None:
     client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
                  json={"flag_threshold": 2, "hide_flagged": True})
-    comment_id = submit(client, body=CLEAN).get_json()["id"]
+    own = submit(client, body=CLEAN).get_json()
+    comment_id = own["id"]
     decide_all(app)
+    # Its author cannot report it (the widget offers no Report button there either).
+    mine = client.post(f"/api/v1/comments/{comment_id}/flags", json={"reason": "spam"},
+                       headers={"X-Author-Token": own["author_token"]})
+    assert (mine.status_code, mine.get_json()["error"]["code"]) == (409, "own_comment")
     reasons = client.get("/api/v1/flag-reasons").get_json()["reasons"]
     assert {"id": "spam", "label": "Spam or advertising"} in reasons
     url = f"/api/v1/comments/{comment_id}/flags"
@@ -488,6 +502,18 @@ def test_reviewing_reports_on_a_comment_a_moderator_approved_before_is_audited(
         assert entry is not None
         assert (entry.reason, entry.details) == ("still fine", {
             "action": "approve", "confirmed": True, "flags_reviewed": True})
+        # Subscribers heard comment.flagged; they hear that the reports were dealt with.
+        # (The first approve confirmed the checks' approval: reviewed too, no reports.)
+        announced = db.session.scalars(select(Event).where(
+            Event.subject_id == str(comment_id)).order_by(Event.created_at)).all()
+        assert [(e.type, e.payload["data"].get("review")) for e in announced] == [
+            ("comment.created", None), ("comment.approved", None),
+            ("comment.reviewed", {"action": "approve", "flags_reviewed": False}),
+            ("comment.flagged", None),
+            ("comment.reviewed", {"action": "approve", "flags_reviewed": True})]
+        comment_data = announced[-1].payload["data"]["comment"]
+        assert (comment_data["status"], comment_data["status_reason"]) == (
+            "approved", "still fine")
     assert client.get("/api/v1/moderation/comments?status=flagged",
                       headers=moderator).get_json()["items"] == []
     again = client.post(url, headers=moderator, json={"action": "approve"})
@@ -680,6 +706,18 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
         answer = client.patch("/api/v1/admin/sites/cased", headers=operator,
                               json={field: value})
         assert (field, answer.status_code) == (field, 422)
+    # Nothing to change is refused the same way on every partial update, naming the fields.
+    hook = client.post("/api/v1/admin/sites/cased/webhooks", headers=operator, json={
+        "url": "https://hooks.example/w", "event_types": ["*"]}).get_json()["id"]
+    for method, path, named in (("PATCH", "/api/v1/admin/sites/cased", "allowed_origins"),
+                                ("PUT", "/api/v1/admin/sites/cased/lists", "blocked_words"),
+                                ("PATCH", f"/api/v1/admin/sites/cased/webhooks/{hook}",
+                                 "event_types")):
+        empty = client.open(path, method=method, headers=operator, json={})
+        assert (path, empty.status_code) == (path, 422)
+        message = empty.get_json()["error"]["fields"]["_schema"][0]
+        assert message.startswith("send at least one of "), message
+        assert named in message, message
     for bad in ({"id": "Bad!", "allowed_origins": ["https://x.example"]},
                 {"id": "ok", "allowed_origins": []},
                 {"id": "ok", "allowed_origins": ["https://x.example/path"]},
@@ -780,7 +818,7 @@ def test_stats_and_simulate(client: FlaskClient, app: Flask, keys: dict[str, str
     # What a submit would refuse is refused here too, not approved.
     blank = client.post("/api/v1/moderation/simulate", headers=auth(keys["mod"]),
                         json={"text": " \u200b\n "})
-    assert blank.status_code == 400
+    assert blank.status_code == 422
     assert blank.get_json()["error"]["fields"] == {
         "text": ["Nothing visible is left after cleaning."]}
     with app.app_context():

@@ -267,12 +267,12 @@ def test_a_batch_writes_one_entry_and_one_event_per_decision_in_order(
         comment = db.session.get(Comment, ids[0])
         assert comment is not None
         db.session.add(AuditEntry(site_id="demo", subject_type="site", subject_id="demo",
-                                  action="site.note", actor_type="admin", actor_id="test"))
+                                  action="site.updated", actor_type="admin", actor_id="test"))
         transition(db.session, comment, CommentStatus.HELD, Actor("moderator", "m"), "look")
         db.session.commit()
         first = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id.desc())
                                    .limit(2)).all()
-        assert first == ["comment.held", "site.note"]
+        assert first == ["comment.held", "site.updated"]
         decided = moderate_batch(db.session, None, max_attempts=5, batch_size=8)
         assert set(decided) == set(ids), "the held one is checked too, and stays held"
         entries = db.session.scalars(select(AuditEntry).where(

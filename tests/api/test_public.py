@@ -271,8 +271,9 @@ def test_counts_for_many_articles(client: FlaskClient, app: Flask) -> None:
 
 BAD_SUBMITS: list[tuple[str, dict[str, Any], int, str]] = [
     ("empty body", {"article": "x", "body": ""}, 422, "body"),
-    ("blank body", {"article": "x", "body": "   \n "}, 400, "body"),
-    ("invisible body", {"article": "x", "body": "\u200b\u2060 \ufeff"}, 400, "body"),
+    ("blank body", {"article": "x", "body": "   \n "}, 422, "body"),
+    ("invisible body", {"article": "x", "body": "\u200b\u2060 \ufeff"}, 422, "body"),
+    ("control characters only", {"article": "x", "body": "\x01\x7f\u202e"}, 422, "body"),
     ("blank article", {"article": "   ", "body": "hi"}, 422, "article"),
     ("missing article", {"body": "hello"}, 422, "article"),
     ("wrong types", {"article": 5, "author_name": [], "body": {}}, 422, "article"),
@@ -312,8 +313,8 @@ def test_oversized_body_text_is_refused_not_truncated(client: FlaskClient, app: 
         assert db.session.get(Comment, ok.get_json()["id"]).body == emoji * limit
     before = row_counts(app)
     over = submit(client, body=emoji * (limit + 1))
-    assert over.status_code == 400
-    assert "body" in over.get_json()["error"]["fields"]
+    assert over.status_code == 422
+    assert over.get_json()["error"]["fields"] == {"body": [f"Longer than {limit} characters."]}
     assert row_counts(app) == before
 
 
@@ -418,7 +419,8 @@ def test_reply_must_be_on_same_article_and_within_depth(client: FlaskClient, app
         parent_id = reply.get_json()["id"]
     too_deep = submit(client, article="one", body="deeper", parent_id=parent_id)
     assert too_deep.status_code == 400
-    assert "deep" in too_deep.get_json()["error"]["message"]
+    assert too_deep.get_json()["error"]["fields"] == {
+        "parent_id": [f"Replies nest at most {settings.max_depth} levels deep."]}
 
 
 def test_unknown_article_on_site_without_auto_create(client: FlaskClient, app: Flask) -> None:
@@ -520,7 +522,7 @@ def test_a_site_max_depth_of_zero_allows_no_replies(client: FlaskClient, app: Fl
     root = submit(client, body="A root comment.").get_json()
     reply = submit(client, body="A reply.", parent_id=root["id"])
     assert reply.status_code == 400
-    assert "parent_id" in reply.get_json()["error"]["fields"]
+    assert reply.get_json()["error"]["fields"] == {"parent_id": ["This site takes no replies."]}
     assert client.get("/api/v1/sites/demo").get_json()["max_depth"] == 0
 
 

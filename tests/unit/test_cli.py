@@ -60,6 +60,20 @@ def test_sites_and_keys(runner: CliRunner, tmp_path: Path) -> None:
         db.engine.dispose()
 
 
+def test_a_database_without_tables_says_where_it_is_and_what_to_do(
+        runner: CliRunner, tmp_path: Path) -> None:
+    """A command run outside the project folder opens a new, empty embedded database (the
+    default instance folder is relative): the answer names it and the way out."""
+    result = runner.invoke(main, ["keys", "create", "--site", "demo", "--role", "moderator"])
+    assert result.exit_code == 1, result.output
+    first, hint = result.output.strip().splitlines()
+    assert first == (f"Error: database the embedded SQLite database ({tmp_path}/warden.db): "
+                     "no such table: sites")
+    assert "warden db upgrade" in hint
+    assert "WARDEN_INSTANCE_DIR" in hint
+    assert "Traceback" not in result.output
+
+
 def test_bad_setting_fails_at_start_naming_it(runner: CliRunner,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WARDEN_PORT", "not-a-port")

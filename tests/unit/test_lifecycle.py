@@ -118,3 +118,15 @@ def test_only_the_higher_word_model_joins_the_agreement() -> None:
     assert decision.status == S.SPAM
     assert decision.reason.startswith("spam_text 0.80 (spam_text said so) and behaviour 0.60")
     assert "site_spam" not in decision.reason
+
+
+def test_the_audit_trail_refuses_an_action_missing_from_its_catalogue() -> None:
+    """The audit filter validates against AUDIT_ACTIONS; an action written without being
+    added there would be unfilterable, so writing it fails in the tests that cover it."""
+    from service.models import AuditEntry
+    from service.models.audit import AUDIT_ACTIONS
+
+    assert AuditEntry(action="comment.approved").action == "comment.approved"
+    assert {"comment.pending", "comment.deleted", "author.exported"} <= AUDIT_ACTIONS
+    with pytest.raises(ValueError, match=r"comment\.reviewed"):
+        AuditEntry(action="comment.reviewed")

@@ -23,6 +23,7 @@ EVENT_TYPES: dict[str, str] = {
     "comment.deleted": "a comment was deleted",
     "comment.edited": "an author edited their comment",
     "comment.flagged": "a reader reported a comment",
+    "comment.reviewed": "a moderator confirmed a comment's status (and cleared its reports)",
     "author.banned": "an author was banned",
     "author.suspended": "an author was suspended",
     "author.trusted": "an author was marked as trusted",
