@@ -287,8 +287,12 @@ def _not_nan(_ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option("--reject-threshold", type=click.FloatRange(0, 1), default=0.9, show_default=True,
               callback=_not_nan)
 @click.option("--skip-check", "skip", multiple=True, help="leave this check out (repeatable)")
+@click.option("--stream", is_flag=True,
+              help="replay the rows as comments arriving on one site, by the `date` column "
+                   "(else file order): repeats of a text, and the history of the `author` "
+                   "column's authors, count as the worker counts them")
 def eval_cmd(data_path: str, as_json: bool, site_mode: str, hold_threshold: float,
-             reject_threshold: float, skip: tuple[str, ...]) -> None:
+             reject_threshold: float, skip: tuple[str, ...], stream: bool) -> None:
     """Measure the real checks + policy offline on a labelled CSV (no server, no database).
 
     WARDEN_SPAM_MODEL / WARDEN_TOXICITY_MODEL point the text checks at another artefact.
@@ -313,7 +317,7 @@ def eval_cmd(data_path: str, as_json: bool, site_mode: str, hold_threshold: floa
         policy = Policy(mode=ModerationMode(site_mode), hold_threshold=hold_threshold,
                         reject_threshold=reject_threshold)
         with click.progressbar(length=len(data), label="checking", file=sys.stderr) as bar:
-            result = evaluate(data, checks, policy, progress=bar.update)
+            result = evaluate(data, checks, policy, progress=bar.update, stream=stream)
     except EvaluationError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result.as_dict()) if as_json else format_report(result))

@@ -28,6 +28,8 @@ SEED = 20241124  # train_toxicity's default --seed
 SPAM = "spam_youtube_dev.csv"
 FP_PROBE = "toxicity_jigsaw_wiki_dev.csv"
 COLUMNS = ["id", "text", "label"]
+# What `warden eval --stream` replays: who wrote each comment and when.
+SPAM_COLUMNS = [*COLUMNS, "author", "date"]
 
 
 def _read(path: pathlib.Path) -> list[dict[str, str]]:
@@ -35,9 +37,10 @@ def _read(path: pathlib.Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _write(path: pathlib.Path, rows: list[dict[str, str]]) -> None:
+def _write(path: pathlib.Path, rows: list[dict[str, str]],
+           columns: Sequence[str] = COLUMNS) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     print(f"wrote {path} ({len(rows)} rows)")
@@ -54,7 +57,7 @@ def write_sets(
     rows = _read(data_dir / SPAM)
     for video in sorted({r["video"] for r in rows}):
         path = out / f"spam_youtube_{video}.csv"
-        _write(path, [r for r in rows if r["video"] == video])
+        _write(path, [r for r in rows if r["video"] == video], SPAM_COLUMNS)
         written.append(path)
     clean = [{**r, "label": "ham"} for r in _read(data_dir / FP_PROBE) if r["label"] == "clean"]
     path = out / "jigsaw_dev_clean_as_ham.csv"

@@ -14,15 +14,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from service.domain.rendering import clean_text, fingerprint
 from service.models import CommentStatus
 from workers.checks import Check, CommentContext, offline_checks
-from workers.pipeline import run_checks
-from workers.policy import Policy, Standing, decide
+from workers.pipeline import DUPLICATE_WINDOW, VELOCITY_WINDOW, run_checks
+from workers.policy import Policy, Standing, decide, for_author
 
 REQUIRED_COLUMNS = ("id", "text", "label")
 #: The two label vocabularies; the first of each pair is the positive class.
@@ -47,6 +49,10 @@ class LabelledSet:
     texts: list[str]
     parents: list[str | None]
     labels: np.ndarray  # 1 = positive (spam / toxic)
+    # Optional columns that ``--stream`` replays: who wrote each row, when, and where.
+    authors: list[str | None] = field(default_factory=list)
+    times: list[datetime | None] = field(default_factory=list)
+    articles: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -71,6 +77,8 @@ class Evaluation:
     statuses: dict[str, int] = field(default_factory=dict)
     decided_by: dict[str, int] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
+    #: ``--stream`` only: how the rows were replayed and what history they met.
+    stream: dict[str, Any] | None = None
 
     @property
     def per_second(self) -> float:
@@ -90,6 +98,7 @@ class Evaluation:
             "statuses": self.statuses,
             "decided_by": self.decided_by,
             "policy": self.policy,
+            **({"stream": self.stream} if self.stream is not None else {}),
         }
 
 
@@ -153,7 +162,19 @@ def _to_set(p: Path, rows: list[dict[str, Any]]) -> LabelledSet:
         parent = r.get("parent")
         parents.append(str(parent) if parent else None)
     y = np.array([lab == positive for lab in labels], dtype=np.int8)
-    return LabelledSet(str(p), task, ids, texts, parents, y)
+    return LabelledSet(str(p), task, ids, texts, parents, y,
+                       authors=[(r.get("author") or "").strip() or None for r in rows],
+                       times=[_instant(r.get("date")) for r in rows],
+                       articles=[(r.get("article") or "").strip() or None for r in rows])
+
+
+def _instant(value: str | None) -> datetime | None:
+    """An ISO 8601 ``date`` cell as an aware time (naive ones taken as UTC), else None."""
+    try:
+        moment = datetime.fromisoformat((value or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _rounded(x: float | None) -> float | None:
@@ -215,40 +236,53 @@ def evaluate(
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
     site_id: str | None = None,
+    stream: bool = False,
 ) -> Evaluation:
     """Run the worker's checks and policy over ``data`` in batches and measure them.
 
     ``site_id`` puts every row on that site, for a site-specific check given in ``checks``
     (``training.moderator_loop`` measures a site's own model this way).
+
+    ``stream`` replays the rows as comments arriving on one site (``stream_order``): each
+    sees what the worker would know of the earlier ones (see ``_StreamState``). Without
+    it every row is a first comment by a new author, the file's only one.
     """
     checks = tuple(offline_checks() if checks is None else checks)
     policy = policy or Policy()
     preflight(checks)
     n = len(data)
+    order = stream_order(data) if stream else list(range(n))
+    state = _StreamState(data) if stream else None
     scores: dict[str, np.ndarray] = {c.name: np.zeros(n) for c in checks}
     kinds = {c.name: c.kind for c in checks}
-    statuses: list[CommentStatus] = []
+    statuses: list[CommentStatus | None] = [None] * n
     decided_by: Counter[str] = Counter()
     check_seconds = 0.0
     started = time.perf_counter()
     for lo in range(0, n, batch_size):
-        hi = min(lo + batch_size, n)
-        contexts = [CommentContext(text=data.texts[i], parent_text=data.parents[i],
-                                   site_id=site_id) for i in range(lo, hi)]
+        rows = order[lo:lo + batch_size]
+        # What the behaviour check reads depends only on earlier rows, so a batch's
+        # contexts can be built before any of it is decided; the standing cannot.
+        contexts = [state.context(i, site_id) if state else
+                    CommentContext(text=data.texts[i], parent_text=data.parents[i],
+                                   site_id=site_id) for i in rows]
         t0 = time.perf_counter()
         outcomes = run_checks(checks, contexts)
         check_seconds += time.perf_counter() - t0
-        for i, outcome in zip(range(lo, hi), outcomes, strict=True):
+        for i, outcome in zip(rows, outcomes, strict=True):
             if outcome.failed:
                 raise EvaluationError(
                     f"check(s) {', '.join(outcome.failed)} failed on row {data.ids[i]!r}")
             for verdict in outcome.verdicts:
                 scores[verdict.check][i] = verdict.score
-            decision = decide(outcome.verdicts, policy, Standing(), outcome.failed)
-            statuses.append(decision.status)
+            standing = state.standing(i) if state else Standing()
+            decision = decide(outcome.verdicts, policy, standing, outcome.failed)
+            if state:
+                state.decided(i, decision.status)
+            statuses[i] = decision.status
             decided_by[decision.decided_by] += 1
         if progress is not None:
-            progress(hi - lo)
+            progress(len(rows))
     seconds = time.perf_counter() - started
     status_arr = np.array([str(s) for s in statuses])
     flagged = np.isin(status_arr, [str(s) for s in POSITIVE_STATUSES])
@@ -267,7 +301,79 @@ def evaluate(
         decided_by=dict(decided_by.most_common()),
         policy={"mode": str(policy.mode), "hold_threshold": policy.hold_threshold,
                 "reject_threshold": policy.reject_threshold},
+        stream=state.summary() if state else None,
     )
+
+
+def stream_order(data: LabelledSet) -> list[int]:
+    """Rows by their ``date`` when every row has one, else as the file lists them."""
+    if data.times and all(t is not None for t in data.times):
+        return sorted(range(len(data)), key=lambda i: (data.times[i], i))
+    return list(range(len(data)))
+
+
+class _StreamState:
+    """What the worker knows of earlier comments when it decides one, rebuilt offline.
+
+    - the same words earlier (``fingerprint``), on this article or others (an ``article``
+      column; without one the file is one article), within the worker's 7 days;
+    - the author's comments in the 10 minutes before (``author`` and ``date`` columns);
+    - the author's decided comments, which move the thresholds (``policy.for_author``).
+      Only the pipeline's own decisions count: no moderator works the replay's hold queue,
+      so a held comment counts for neither side (in production a moderator's decision
+      would, which makes the replay's figure the cautious one).
+    """
+
+    def __init__(self, data: LabelledSet) -> None:
+        self.data = data
+        self.timed = bool(data.times) and all(t is not None for t in data.times)
+        self.earlier: dict[str, list[tuple[datetime | None, str | None]]] = {}
+        self.recent: dict[str, list[datetime]] = {}
+        self.tallies: dict[str, list[int]] = {}  # author -> [approved, rejected]
+        self.moved = 0
+
+    def context(self, i: int, site_id: str | None) -> CommentContext:
+        data = self.data
+        when = data.times[i] if self.timed else None
+        article = data.articles[i] if data.articles else None
+        seen = self.earlier.setdefault(fingerprint(clean_text(data.texts[i])), [])
+        per_article: Counter[str | None] = Counter(
+            where for at, where in seen
+            if when is None or at is None or when - at <= DUPLICATE_WINDOW)
+        seen.append((when, article))
+        author = data.authors[i] if data.authors else None
+        recent = 0
+        if author is not None and when is not None:
+            times = self.recent.setdefault(author, [])
+            times.append(when)
+            recent = sum(1 for t in times if when - t <= VELOCITY_WINDOW)
+        return CommentContext(
+            text=data.texts[i], parent_text=data.parents[i], site_id=site_id,
+            duplicates_total=sum(per_article.values()),
+            duplicates_elsewhere=sum(1 for where in per_article if where != article),
+            author_recent=recent)
+
+    def standing(self, i: int) -> Standing:
+        author = self.data.authors[i] if self.data.authors else None
+        approved, rejected = self.tallies.get(author, (0, 0)) if author else (0, 0)
+        standing = Standing(approved=approved, rejected=rejected)
+        if for_author(Policy(), standing)[1]:
+            self.moved += 1
+        return standing
+
+    def decided(self, i: int, status: CommentStatus) -> None:
+        author = self.data.authors[i] if self.data.authors else None
+        if author is None or status not in (CommentStatus.APPROVED, *POSITIVE_STATUSES):
+            return
+        tally = self.tallies.setdefault(author, [0, 0])
+        tally[0 if status == CommentStatus.APPROVED else 1] += 1
+
+    def summary(self) -> dict[str, Any]:
+        repeats = sum(len(v) - 1 for v in self.earlier.values())
+        return {"ordered_by": "date" if self.timed else "file order",
+                "authors": len({a for a in self.data.authors if a}) or None,
+                "rows_with_earlier_same_text": repeats,
+                "rows_whose_thresholds_moved": self.moved}
 
 
 def _fmt(x: Any) -> str:
@@ -303,6 +409,11 @@ def format_report(ev: Evaluation) -> str:
         f"F1 {_fmt(ev.own_kind.get('f1'))}",
         f"  statuses {', '.join(f'{k} {v}' for k, v in ev.statuses.items())}",
         f"  decided by {', '.join(f'{k} {v}' for k, v in ev.decided_by.items())}",
+        *([f"  replayed as a stream ({ev.stream['ordered_by']}): "
+           f"{ev.stream['rows_with_earlier_same_text']} rows met the same text earlier, "
+           f"{ev.stream['rows_whose_thresholds_moved']} met thresholds moved by their "
+           f"author's history ({ev.stream['authors'] or 'no'} authors named)"]
+          if ev.stream else []),
         "",
         f"speed: {ev.per_second:.0f} comments/s through checks + policy "
         f"({1000 * ev.check_seconds / max(ev.n, 1):.3f} ms of check time per comment, batched)",

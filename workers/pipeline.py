@@ -155,7 +155,8 @@ def standing_of(comment: Comment, site: Site) -> Standing:
     author = comment.author
     first_time = author.approved_count == 0 and author.trust != TrustLevel.TRUSTED
     return Standing(blocked=author.is_blocked(utcnow()), trusted=author.trust == TrustLevel.TRUSTED,
-                    hold_first=site.hold_first_time_authors and first_time)
+                    hold_first=site.hold_first_time_authors and first_time,
+                    approved=author.approved_count, rejected=author.rejected_count)
 
 
 def moderate(session: Session, comment_id: int, *, max_attempts: int, batch_size: int = 1,
@@ -268,7 +269,8 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int,
     now = utcnow()
     results = [{"comment_id": comment.id, "check_name": verdict.check,
                 "check_version": verdict.version, "score": verdict.score,
-                "label": verdict.label, "reasons": verdict.reasons, "created_at": now}
+                "label": verdict.label, "reasons": verdict.reasons,
+                "may_reject": verdict.may_reject, "created_at": now}
                for comment in comments for verdict in decisions[comment.id][1].verdicts]
     if results:
         _insert_results(session, results)
@@ -301,12 +303,13 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int,
 # batch's SQL time after the checks.
 _INSERT_RESULTS_ARRAYS = text(
     "INSERT INTO check_results (comment_id, check_name, check_version, score, label, reasons,"
-    " created_at) SELECT r.comment_id, r.check_name, r.check_version, r.score, r.label,"
-    " r.reasons::json, :created_at FROM unnest(CAST(:comment_ids AS integer[]),"
-    " CAST(:check_names AS varchar[]), CAST(:check_versions AS varchar[]),"
-    " CAST(:scores AS double precision[]), CAST(:labels AS varchar[]),"
-    " CAST(:reasons AS text[])) AS r(comment_id, check_name, check_version, score, label,"
-    " reasons)").bindparams(bindparam("created_at", type_=UTCDateTime()))
+    " may_reject, created_at) SELECT r.comment_id, r.check_name, r.check_version, r.score,"
+    " r.label, r.reasons::json, r.may_reject, :created_at FROM"
+    " unnest(CAST(:comment_ids AS integer[]), CAST(:check_names AS varchar[]),"
+    " CAST(:check_versions AS varchar[]), CAST(:scores AS double precision[]),"
+    " CAST(:labels AS varchar[]), CAST(:reasons AS text[]), CAST(:may_reject AS boolean[]))"
+    " AS r(comment_id, check_name, check_version, score, label, reasons, may_reject)"
+    ).bindparams(bindparam("created_at", type_=UTCDateTime()))
 
 
 def _insert_results(session: Session, results: list[dict[str, Any]]) -> None:
@@ -324,6 +327,7 @@ def _insert_results(session: Session, results: list[dict[str, Any]]) -> None:
         "scores": [float(r["score"]) for r in results],
         "labels": [r["label"] for r in results],
         "reasons": [json.dumps(r["reasons"]) for r in results],
+        "may_reject": [bool(r["may_reject"]) for r in results],
     })
 
 

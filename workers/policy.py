@@ -22,6 +22,43 @@ class Standing:
     trusted: bool = False
     # A first comment on a site that holds first-time authors for a human.
     hold_first: bool = False
+    # The author's decided comments on the site so far (rejected includes spam).
+    approved: int = 0
+    rejected: int = 0
+
+
+#: History moves the thresholds (``for_author``). A regular, this many comments approved
+#: and none rejected, is held less often: the hold threshold rises by REGULAR_HOLD_RAISE
+#: (the reject threshold stays: abuse from a regular is still abuse).
+REGULAR_AFTER = 3
+REGULAR_HOLD_RAISE = 0.15
+#: An author with at least as many comments rejected or marked spam as approved meets
+#: lower thresholds: a spammer's next comment is decided from a weaker score.
+SUSPECT_HOLD_DROP = 0.2
+SUSPECT_REJECT_DROP = 0.1
+THRESHOLD_FLOOR = 0.2
+
+
+def for_author(policy: Policy, standing: Standing) -> tuple[Policy, str]:
+    """The site's thresholds moved by the author's history, and the words that say so
+    (empty when nothing moved). Explicit trust (``standing.trusted``) is separate."""
+    approved, rejected = standing.approved, standing.rejected
+    if rejected and rejected >= approved:
+        hold = max(policy.hold_threshold - SUSPECT_HOLD_DROP, THRESHOLD_FLOOR)
+        reject = max(policy.reject_threshold - SUSPECT_REJECT_DROP, hold)
+        why = (f"lowered from {policy.hold_threshold:.2f} / {policy.reject_threshold:.2f}: "
+               f"{rejected} of the author's {approved + rejected} decided comments were "
+               "rejected or spam")
+    elif approved >= REGULAR_AFTER and not rejected:
+        hold = min(policy.hold_threshold + REGULAR_HOLD_RAISE, policy.reject_threshold)
+        reject = policy.reject_threshold
+        why = (f"raised from {policy.hold_threshold:.2f} / {policy.reject_threshold:.2f}: "
+               f"{approved} of the author's comments approved, none rejected")
+    else:
+        return policy, ""
+    if (hold, reject) == (policy.hold_threshold, policy.reject_threshold):
+        return policy, ""
+    return Policy(mode=policy.mode, hold_threshold=hold, reject_threshold=reject), why
 
 
 #: A spam signal counts towards agreement only from here (and from the hold threshold):
@@ -55,28 +92,52 @@ def decide(verdicts: Sequence[Verdict], policy: Policy, standing: Standing,
                         "policy")
     if not verdicts:
         return Decision(CommentStatus.HELD, "no check ran", "policy")
-    worst = max(verdicts, key=lambda v: v.score)
-    why = _describe(worst)
-    agreed = _spam_agreement(verdicts, policy)
-    if agreed is not None and worst.score < policy.reject_threshold:
+    moved, history = for_author(policy, standing)
+    decision = _by_scores(verdicts, moved, standing,
+                          min(policy.hold_threshold, moved.hold_threshold))
+    if not history:
+        return decision
+    return Decision(decision.status, f"{decision.reason}; thresholds {history}",
+                    decision.decided_by)
+
+
+def _by_scores(verdicts: Sequence[Verdict], policy: Policy, standing: Standing,
+               asks_from: float) -> Decision:
+    """``policy`` as moved by the author's history. Only a score that may reject decides;
+    a hold-only one (``Verdict.may_reject``) holds from ``asks_from``, the lower of the
+    site's and the moved hold threshold: a regular's raised threshold spares them the
+    models' doubts, not what a site asks a human to see (its suspect words)."""
+    deciding = [v for v in verdicts if v.may_reject]
+    top = max(deciding, key=lambda v: v.score) if deciding else None
+    agreed = _spam_agreement(deciding, policy)
+    if agreed is not None and (top is None or top.score < policy.reject_threshold):
         together, agreeing = agreed
         names = " and ".join(_describe(v) for v in agreeing)
         return Decision(CommentStatus.SPAM, f"{names} agree: together {together:.2f}, at or "
                         f"above reject threshold {policy.reject_threshold:.2f}",
                         agreeing[0].check)
-    if worst.score >= policy.reject_threshold:
-        status = CommentStatus.SPAM if worst.kind == "spam" else CommentStatus.REJECTED
-        return Decision(status, f"{why} at or above reject threshold "
-                        f"{policy.reject_threshold:.2f}", worst.check)
-    if worst.score >= policy.hold_threshold:
+    if top is not None and top.score >= policy.reject_threshold:
+        status = CommentStatus.SPAM if top.kind == "spam" else CommentStatus.REJECTED
+        return Decision(status, f"{_describe(top)} at or above reject threshold "
+                        f"{policy.reject_threshold:.2f}", top.check)
+    holding = [(v, policy.hold_threshold if v.may_reject else asks_from) for v in verdicts]
+    holding = [(v, point) for v, point in holding if v.score >= point]
+    if holding:
+        worst, point = max(holding, key=lambda pair: pair[0].score)
+        why = _describe(worst)
         if standing.trusted:
             return Decision(CommentStatus.APPROVED,
                             f"{why} above hold threshold, but the author is trusted", worst.check)
-        return Decision(CommentStatus.HELD, f"{why} at or above hold threshold "
-                        f"{policy.hold_threshold:.2f}", worst.check)
+        if worst.score >= policy.reject_threshold:
+            return Decision(CommentStatus.HELD, f"{why} at or above reject threshold "
+                            f"{policy.reject_threshold:.2f}, but {worst.check} can only hold "
+                            "a comment: a human decides", worst.check)
+        return Decision(CommentStatus.HELD, f"{why} at or above hold threshold {point:.2f}",
+                        worst.check)
     if standing.hold_first:
         return Decision(CommentStatus.HELD, "first comment of a new author; this site has "
                         "a human look at those", "policy")
+    worst = max(verdicts, key=lambda v: v.score)
     return Decision(CommentStatus.APPROVED, f"every check below hold threshold "
                     f"{policy.hold_threshold:.2f} (highest: {worst.check} {worst.score:.2f})",
                     "policy")

@@ -211,16 +211,17 @@ def replay(session: Session, site_id: str, *, hold: float | None = None,
     report = ReplayReport(site_id, _policy_dict(current), _policy_dict(proposed), since_days)
 
     query = (select(CheckResult.comment_id, CheckResult.check_name, CheckResult.check_version,
-                    CheckResult.score, CheckResult.label, CheckResult.reasons)
+                    CheckResult.score, CheckResult.label, CheckResult.reasons,
+                    CheckResult.may_reject)
              .join(Comment, Comment.id == CheckResult.comment_id)
              .where(Comment.site_id == site_id, Comment.status != S.DELETED))
     if since_days is not None:
         query = query.where(Comment.created_at >= utcnow() - timedelta(days=since_days))
     verdicts: dict[int, list[Verdict]] = defaultdict(list)
-    for comment_id, name, version, score, label, reasons in session.execute(query):
+    for comment_id, name, version, score, label, reasons, may_reject in session.execute(query):
         kind = kinds.get(name) or ("spam" if label == "spam" else "toxicity")
         verdicts[comment_id].append(Verdict(name, version, kind, float(score),
-                                            list(reasons or [])))
+                                            list(reasons or []), may_reject=may_reject))
     if not verdicts:
         return report
     ids = list(verdicts)

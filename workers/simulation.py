@@ -25,6 +25,8 @@ def simulate(site: Site, text: str, parent_text: str | None, author: Author | No
     standing = Standing(
         blocked=bool(author and author.is_blocked(utcnow())),
         trusted=bool(author and author.trust == TrustLevel.TRUSTED),
+        approved=author.approved_count if author else 0,
+        rejected=author.rejected_count if author else 0,
     )
     decision = decide(outcome.verdicts, policy_for(site), standing, outcome.failed)
     return {
@@ -32,6 +34,7 @@ def simulate(site: Site, text: str, parent_text: str | None, author: Author | No
         "reason": decision.reason,
         "decided_by": decision.decided_by,
         "checks": [{"name": v.check, "version": v.version, "score": v.score, "label": v.label,
+                    "may_reject": v.may_reject,
                     "reasons": v.reasons} for v in outcome.verdicts],
         "no_opinion": outcome.no_opinion,
     }

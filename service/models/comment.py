@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Enum,
     Float,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -128,6 +130,8 @@ class CheckResult(Base):
     score: Mapped[float] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(20))
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Verdict.may_reject, so a replay re-decides hold-only scores as the worker did.
+    may_reject: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     comment: Mapped[Comment] = relationship(back_populates="check_results")

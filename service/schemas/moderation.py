@@ -33,6 +33,8 @@ class CheckOutSchema(Schema):
     score = fields.Float()
     label = fields.Str()
     reasons = fields.List(fields.Str())
+    may_reject = fields.Bool(metadata={"description": "false: this score can hold the "
+                                       "comment for a human, never reject it"})
 
 
 class FlagItemSchema(Schema):

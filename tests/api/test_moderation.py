@@ -619,6 +619,61 @@ def test_an_edit_of_a_comment_the_checks_held_is_checked_again(
         "status"] == "approved"
 
 
+def test_an_authors_history_moves_the_thresholds(client: FlaskClient, app: Flask,
+                                                keys: dict[str, str]) -> None:
+    """The same held-band score (bait 0.6 for a pitch of one's own site, against reject
+    0.65) is held for a newcomer, marked spam from a lower reject point for an author whose
+    comments were rejected, and let through for a regular (hold threshold raised past it).
+    A site's suspect word asks for a human whatever the thresholds: held for all three."""
+    admin = auth(keys["admin"])
+    client.put("/api/v1/admin/sites/demo/lists", headers=admin,
+               json={"suspect_words": ["bananas"], "blocked_words": ["grapefruit"]})
+    client.patch("/api/v1/admin/sites/demo", headers=admin,
+                 json={"hold_threshold": 0.5, "reject_threshold": 0.65})
+    pitch = "Visit my website for more on the council budget story."
+    suspect = "I keep thinking about the bananas in this story."
+
+    def status_of(doc: dict[str, Any]) -> tuple[str, str]:
+        with app.app_context():
+            comment = db.session.get(Comment, doc["id"])
+            assert comment is not None
+            return str(comment.status), comment.status_reason or ""
+
+    newcomer = submit(client, body=pitch).get_json()
+    offender = submit(client, body="Grapefruit to the lot of you.").get_json()
+    regular = submit(client, body=f"{CLEAN} (one)").get_json()
+    decide_all(app)
+    assert status_of(newcomer)[0] == "held"
+    assert status_of(offender)[0] == "rejected"
+    for i in ("two", "three"):
+        submit(client, body=f"{CLEAN} ({i})", headers={"X-Author-Token": regular["author_token"]})
+    decide_all(app)
+    offender_token = {"X-Author-Token": offender["author_token"]}
+    regular_token = {"X-Author-Token": regular["author_token"]}
+    again = submit(client, body=pitch, headers=offender_token).get_json()
+    kept = submit(client, body=pitch, headers=regular_token).get_json()
+    asks = [submit(client, body=suspect, headers=token).get_json()
+            for token in ({}, offender_token, regular_token)]
+    decide_all(app)
+    status, reason = status_of(again)
+    assert status == "spam", reason
+    assert reason.endswith("thresholds lowered from 0.50 / 0.65: 1 of the author's 1 "
+                           "decided comments were rejected or spam"), reason
+    status, reason = status_of(kept)
+    assert status == "approved", reason
+    assert "raised from 0.50 / 0.65: 3 of the author's comments approved" in reason, reason
+    assert [status_of(doc)[0] for doc in asks] == ["held", "held", "held"]
+    assert "words can only hold a comment" in status_of(asks[1])[1]
+    # Stored with the scores (a replay reads it), and shown to moderators.
+    with app.app_context():
+        stored = dict(db.session.execute(select(CheckResult.check_name, CheckResult.may_reject)
+                                         .where(CheckResult.comment_id == asks[1]["id"])).all())
+    assert (stored["words"], stored["spam_text"], stored["profanity"]) == (False, True, False)
+    shown = client.get(f"/api/v1/moderation/comments/{asks[1]['id']}",
+                       headers=auth(keys["mod"])).get_json()["checks"]
+    assert {c["name"]: c["may_reject"] for c in shown}["words"] is False
+
+
 def test_edit_and_delete_own_comment(client: FlaskClient, app: Flask,
                                      keys: dict[str, str]) -> None:
     doc = submit(client, body=CLEAN).get_json()

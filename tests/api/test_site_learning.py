@@ -397,6 +397,27 @@ def test_replay_counts_changes_and_disagreements_with_moderators(
         assert db.session.get(Site, "demo").hold_threshold == 0.5  # nothing was changed
 
 
+def test_replay_keeps_hold_only_scores_held_under_a_lower_reject_threshold(
+        client: FlaskClient, app: Flask) -> None:
+    """The worker stores whether a score may reject: a replay at reject 0.7 must not
+    reject what profanity (0.85, hold-only) held, while the same score that may reject
+    would be rejected."""
+    ids = [post(client, f"Stored comment {i}.") for i in range(2)]
+    decide_all(app)
+    with app.app_context():
+        db.session.execute(delete(CheckResult))
+        for comment_id, name, may_reject in ((ids[0], "profanity", False),
+                                             (ids[1], "toxicity", True)):
+            db.session.add(CheckResult(comment_id=comment_id, check_name=name,
+                                       check_version="1", score=0.85, label="toxicity",
+                                       reasons=[], may_reject=may_reject))
+        db.session.commit()
+        report = replay(db.session, "demo", reject=0.7).as_dict()
+    assert report["decisions_now"] == {"held": 2}
+    assert report["decisions_proposed"] == {"held": 1, "rejected": 1}
+    assert report["changes"] == {"held->rejected": 1}
+
+
 class _Broken:
     """A check that raises: the rerun keeps the stored verdict and counts the failure."""
 

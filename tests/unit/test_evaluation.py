@@ -147,6 +147,62 @@ def test_labels_tolerate_case_space_and_bom(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------- the command
+class PitchCheck:
+    """Scores a sales pitch in the hold band (0.85), other words low."""
+
+    name = "pitch"
+    version = "test-1"
+    kind = "spam"
+
+    def run_batch(self, contexts: Sequence[CommentContext]) -> list[Verdict]:
+        return [Verdict(self.name, self.version, "spam",
+                        0.95 if "buy" in c.text else 0.85 if "pitch" in c.text else 0.05, [])
+                for c in contexts]
+
+
+REPEATED = "the very same six words again"
+STREAM_ROWS = [
+    {"id": "first-pitch", "text": "buy my course", "label": "spam", "author": "Ann",
+     "date": "2024-05-01T10:00:00"},
+    {"id": "second-pitch", "text": "a pitch for you", "label": "spam", "author": "Ann",
+     "date": "2024-05-01T11:00:00"},
+    # Listed last, written first: Bob has no history when he posts it.
+    *[{"id": f"repeat-{i}", "text": REPEATED, "label": "spam", "author": f"bot-{i}",
+       "date": f"2024-05-01T12:0{i}:00"} for i in range(4)],
+    {"id": "bob", "text": "a pitch for you", "label": "ham", "author": "Bob",
+     "date": "2024-05-01T09:00:00"},
+]
+
+
+def test_stream_replays_history_as_the_worker_sees_it(tmp_path: Path) -> None:
+    """Replayed by date: Ann's first comment is marked spam, so her second meets the
+    lowered thresholds (spam, not held); Bob's identical text, written before, is held;
+    the fourth copy of one text meets three earlier ones (behaviour's repeat signal)."""
+    from workers.checks.behaviour import BehaviourCheck
+
+    data = load_labelled_csv(write_csv(tmp_path / "stream.csv", STREAM_ROWS))
+    checks = [PitchCheck(), BehaviourCheck()]
+    plain = evaluate(data, checks)
+    replayed = evaluate(data, checks, stream=True, batch_size=3)
+    assert plain.statuses == {"approved": 4, "held": 2, "spam": 1}
+    assert plain.stream is None
+    # second-pitch: held -> spam; repeat-3: approved -> held (behaviour 0.5).
+    assert replayed.statuses == {"approved": 3, "held": 2, "spam": 2}
+    assert replayed.checks["behaviour"]["roc_auc"] is not None
+    assert replayed.stream == {"ordered_by": "date", "authors": 6,
+                               "rows_with_earlier_same_text": 4,
+                               "rows_whose_thresholds_moved": 1}
+    report = format_report(replayed)
+    assert "replayed as a stream (date): 4 rows met the same text earlier, 1 met " \
+           "thresholds moved" in report
+    # Without dates (or authors) the file order is the stream and nobody has a history.
+    undated = write_csv(tmp_path / "undated.csv", [
+        {k: v for k, v in row.items() if k != "date"} for row in STREAM_ROWS])
+    cli = CliRunner().invoke(main, ["eval", "--data", str(undated), "--json", "--stream"])
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.stdout)["stream"]["ordered_by"] == "file order"
+
+
 def test_eval_command_json_shape(small_csv: Path) -> None:
     result = CliRunner().invoke(main, ["eval", "--data", str(small_csv), "--json"])
     assert result.exit_code == 0, result.output

@@ -7,7 +7,7 @@ import pytest
 from service.domain.lifecycle import ALLOWED, can_transition
 from service.models import CommentStatus, ModerationMode
 from workers.checks.base import Verdict
-from workers.policy import Policy, Standing, decide
+from workers.policy import Policy, Standing, decide, for_author
 
 S = CommentStatus
 
@@ -67,6 +67,61 @@ def test_author_standing_and_modes() -> None:
     assert decide([verdict(0.95)], AUTO, Standing(trusted=True)).status == S.REJECTED
     manual = Policy(ModerationMode.MANUAL)
     assert decide([verdict(0.0)], manual, Standing()).status == S.HELD
+
+
+@pytest.mark.parametrize(("approved", "rejected", "hold", "reject"), [
+    (0, 0, 0.5, 0.9),  # a newcomer: the site's thresholds
+    (2, 0, 0.5, 0.9),  # not yet a regular
+    (3, 0, 0.65, 0.9),  # a regular: held less, rejected as before
+    (40, 1, 0.5, 0.9),  # one rejection among many approvals: no longer a regular
+    (1, 1, 0.3, 0.8),  # as many rejected as approved: a suspect
+    (0, 3, 0.3, 0.8),
+])
+def test_history_moves_the_thresholds(approved: int, rejected: int, hold: float,
+                                      reject: float) -> None:
+    moved, why = for_author(AUTO, Standing(approved=approved, rejected=rejected))
+    assert (round(moved.hold_threshold, 4), round(moved.reject_threshold, 4)) == (hold, reject)
+    assert bool(why) == ((hold, reject) != (0.5, 0.9))
+
+
+def test_history_decides_and_says_so() -> None:
+    suspect = Standing(approved=0, rejected=2)
+    decision = decide([verdict(0.85, "spam", "spam_text")], AUTO, suspect)
+    assert decision.status == S.SPAM
+    assert decision.reason == (
+        "spam_text 0.85 (spam_text said so) at or above reject threshold 0.80; thresholds "
+        "lowered from 0.50 / 0.90: 2 of the author's 2 decided comments were rejected or spam")
+    assert decide([verdict(0.85, "spam", "spam_text")], AUTO, Standing()).status == S.HELD
+    regular = decide([verdict(0.6)], AUTO, Standing(approved=5))
+    assert regular.status == S.APPROVED
+    assert "raised from 0.50 / 0.90: 5 of the author's comments approved" in regular.reason
+    # Thresholds that cannot move further stay, and say nothing.
+    low = Policy(ModerationMode.AUTO, hold_threshold=0.2, reject_threshold=0.2)
+    assert for_author(low, suspect) == (low, "")
+    # A ban outranks history; explicit trust still skips the (lowered) hold band.
+    assert decide([verdict(0.0)], AUTO, Standing(blocked=True, approved=9)).status == S.REJECTED
+    assert decide([verdict(0.5)], AUTO, Standing(trusted=True, rejected=1)).status == S.APPROVED
+
+
+def test_a_hold_only_score_never_rejects_whatever_the_threshold() -> None:
+    """Profanity, or toxicity the profanity model did not corroborate, is capped at 0.85:
+    held under the default 0.9. A site at 0.8 (or a suspect author's lowered threshold)
+    must not turn the cap into a rejection."""
+    strict = Policy(ModerationMode.AUTO, hold_threshold=0.5, reject_threshold=0.8)
+    swearing = Verdict("profanity", "1", "toxicity", 0.85, ["profanity 1.00"], may_reject=False)
+    held = decide([swearing, verdict(0.1)], strict, Standing())
+    assert (held.status, held.decided_by) == (S.HELD, "profanity")
+    assert held.reason == ("profanity 0.85 (profanity 1.00) at or above reject threshold "
+                           "0.80, but profanity can only hold a comment: a human decides")
+    # A score that may reject still does; the hold-only one does not outrank it.
+    rejected = decide([swearing, verdict(0.82)], strict, Standing())
+    assert (rejected.status, rejected.decided_by) == (S.REJECTED, "tox")
+    assert decide([swearing], strict, Standing(trusted=True)).status == S.APPROVED
+    assert decide([swearing], strict, Standing(rejected=3)).status == S.HELD
+    # Nor does it take part in spam checks agreeing.
+    bait = Verdict("bait", "1", "spam", 0.7, [])
+    hold_only_spam = Verdict("remote", "1", "spam", 0.8, [], may_reject=False)
+    assert decide([bait, hold_only_spam], AUTO, Standing()).status == S.HELD
 
 
 def test_failed_check_holds_for_a_human() -> None:

@@ -254,6 +254,8 @@ def test_memoised_counts_equal_scikit_learn(block: Block) -> None:
 def test_toxicity_does_not_reject_swearing_aimed_at_nobody(text: str, rejected: bool) -> None:
     verdict = ToxicityCheck().run_batch([CommentContext(text=text)])[0]
     assert (verdict.score >= REJECT_POINT) is rejected, (verdict.score, verdict.reasons)
+    # And whatever a site's reject threshold: a held score may not reject.
+    assert verdict.may_reject is rejected
     if not rejected:
         assert verdict.score >= HOLD_POINT  # a human looks at it
         assert any("swearing aimed at nobody" in r for r in verdict.reasons), verdict.reasons

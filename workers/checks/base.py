@@ -56,6 +56,11 @@ class Verdict:
     kind: Kind
     score: float
     reasons: list[str]
+    #: False: the score may hold the comment for a human, never reject it or mark it spam,
+    #: whatever the site's reject threshold (profanity is not abuse; an uncorroborated
+    #: toxicity score asks for a human). A cap below the default threshold said this only
+    #: until a site (or an author's history) lowered the threshold.
+    may_reject: bool = True
 
     @property
     def label(self) -> str:

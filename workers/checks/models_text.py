@@ -63,12 +63,15 @@ class TextModelCheck:
                                + (f" (words: {', '.join(terms)})" if terms else ""))
             if note:
                 reasons.append(note)
-            verdicts.append(Verdict(self.name, self.version, self.kind, score, reasons))
+            # A second opinion that disagreed leaves the decision to a human.
+            verdicts.append(Verdict(self.name, self.version, self.kind, score, reasons,
+                                    may_reject=note is None))
         return verdicts
 
     def second_opinion(self, contexts: Sequence[CommentContext],
                        scores: list[float]) -> list[str | None]:
-        """Hook to lower scores (in place) another model disagrees with; a note for each."""
+        """Hook to lower scores (in place) another model disagrees with; a note for each
+        (a noted verdict may hold, never reject)."""
         return [None] * len(contexts)
 
 

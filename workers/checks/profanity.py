@@ -39,6 +39,6 @@ class ProfanityCheck:
         scores = profanity_probabilities([c.text for c in contexts])
         return [
             Verdict(self.name, self.version, "toxicity", clamp(s) * MAX_SCORE,
-                    [f"profanity {s:.2f}"] if s * MAX_SCORE >= 0.5 else [])
+                    [f"profanity {s:.2f}"] if s * MAX_SCORE >= 0.5 else [], may_reject=False)
             for s in scores
         ]

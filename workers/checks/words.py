@@ -159,4 +159,6 @@ class WordsCheck:
         reasons = [_reason(kind, e, s) for e, s in hits[:MAX_REASONS]]
         if len(hits) > MAX_REASONS:
             reasons.append(f"and {len(hits) - MAX_REASONS} more {kind} word(s)")
-        return Verdict(self.name, self.version, "toxicity", score, reasons)
+        # A suspect word is the site asking for a human, whatever its thresholds.
+        return Verdict(self.name, self.version, "toxicity", score, reasons,
+                       may_reject=bool(blocked) or not suspect)
