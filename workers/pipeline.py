@@ -153,10 +153,12 @@ def policy_for(site: Site) -> Policy:
 
 def standing_of(comment: Comment, site: Site) -> Standing:
     author = comment.author
-    first_time = author.approved_count == 0 and author.trust != TrustLevel.TRUSTED
+    # A post-moderated comment is approved before its checks: it is not yet history.
+    approved = author.approved_count - (comment.status == CommentStatus.APPROVED)
+    first_time = approved == 0 and author.trust != TrustLevel.TRUSTED
     return Standing(blocked=author.is_blocked(utcnow()), trusted=author.trust == TrustLevel.TRUSTED,
                     hold_first=site.hold_first_time_authors and first_time,
-                    approved=author.approved_count, rejected=author.rejected_count)
+                    approved=approved, rejected=author.rejected_count)
 
 
 def moderate(session: Session, comment_id: int, *, max_attempts: int, batch_size: int = 1,

@@ -619,6 +619,38 @@ def test_an_edit_of_a_comment_the_checks_held_is_checked_again(
         "status"] == "approved"
 
 
+@pytest.mark.parametrize("mode", ["auto", "post"])
+def test_a_site_can_hold_first_time_authors(client: FlaskClient, app: Flask,
+                                            keys: dict[str, str], mode: str) -> None:
+    """Off by default; on, an author's first comment waits for a human (on a post-moderated
+    site it is published at once, then pulled back by the checks), and once a moderator has
+    approved one, their next is decided by the checks alone."""
+    client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                 json={"hold_first_time_authors": True, "mode": mode})
+    first = submit(client, body=CLEAN).get_json()
+    assert first["status"] == ("approved" if mode == "post" else "pending")
+    decide_all(app)
+    with app.app_context():
+        comment = db.session.get(Comment, first["id"])
+        assert comment is not None
+        assert (comment.status, comment.status_reason) == (
+            CommentStatus.HELD, "first comment of a new author; this site has a human look "
+            "at those")
+    assert client.post(f"/api/v1/moderation/comments/{first['id']}/decision",
+                       headers=auth(keys["mod"]), json={"action": "approve"}).status_code == 200
+    second = submit(client, body=f"{CLEAN} Again.",
+                    headers={"X-Author-Token": first["author_token"]}).get_json()
+    decide_all(app)
+    with app.app_context():
+        assert db.session.get(Comment, second["id"]).status == CommentStatus.APPROVED
+    client.patch("/api/v1/admin/sites/demo", headers=auth(keys["admin"]),
+                 json={"hold_first_time_authors": False})
+    other = submit(client, body=f"{CLEAN} Someone new.").get_json()
+    decide_all(app)
+    with app.app_context():
+        assert db.session.get(Comment, other["id"]).status == CommentStatus.APPROVED
+
+
 def test_an_authors_history_moves_the_thresholds(client: FlaskClient, app: Flask,
                                                 keys: dict[str, str]) -> None:
     """The same held-band score (bait 0.6 for a pitch of one's own site, against reject
