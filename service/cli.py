@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -42,6 +43,10 @@ def _database() -> Iterator[Any]:
             database.engine.dispose()
 
 
+# A missing table or column, in SQLite's and PostgreSQL's words: migrations not applied.
+_SCHEMA_BEHIND = re.compile(r"no such (table|column)|^(relation|column) \S+ does not exist")
+
+
 class _Commands(click.Group):
     """A database that does not answer is one line for the operator, not a traceback."""
 
@@ -52,19 +57,23 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except (OperationalError, InterfaceError, ProgrammingError) as exc:
+            lines = str(exc.orig or exc).strip().splitlines()
+            reason = lines[0] if lines else type(exc.orig or exc).__name__
+            behind = _SCHEMA_BEHIND.search(reason) is not None
+            if isinstance(exc, ProgrammingError) and not behind:
+                raise  # a bug, not the database: keep the traceback
             where = os.environ.get("WARDEN_DATABASE_URL", "").strip()
             shown = make_url(where).render_as_string(hide_password=True) if where else \
                 f"the embedded SQLite database ({_settings().instance_dir}/warden.db)"
-            lines = str(exc.orig or exc).strip().splitlines()
-            reason = lines[0] if lines else type(exc.orig or exc).__name__
             message = f"database {shown}: {reason}"
-            if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+            if behind:
                 # Typically a command run outside the project folder: the default
                 # WARDEN_INSTANCE_DIR is relative, so a new, empty database was opened.
-                message += ("\nIts tables are missing: run `warden db upgrade` first, or run "
-                            "the command from the folder where `warden run` runs (the default "
-                            "WARDEN_INSTANCE_DIR, `instance`, is taken from the current "
-                            "folder), or set WARDEN_INSTANCE_DIR or WARDEN_DATABASE_URL.")
+                message += ("\nIts schema is missing or behind: run `warden db upgrade` first, "
+                            "or run the command from the folder where `warden run` runs (the "
+                            "default WARDEN_INSTANCE_DIR, `instance`, is taken from the "
+                            "current folder), or set WARDEN_INSTANCE_DIR or "
+                            "WARDEN_DATABASE_URL.")
             raise click.ClickException(message) from None
 
 

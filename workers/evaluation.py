@@ -23,6 +23,7 @@ import numpy as np
 from service.domain.rendering import clean_text, fingerprint
 from service.models import CommentStatus
 from workers.checks import Check, CommentContext, offline_checks
+from workers.checks.behaviour import MIN_WORDS_FOR_REPEATS
 from workers.pipeline import DUPLICATE_WINDOW, VELOCITY_WINDOW, run_checks
 from workers.policy import Policy, Standing, decide, for_author
 
@@ -252,7 +253,7 @@ def evaluate(
     preflight(checks)
     n = len(data)
     order = stream_order(data) if stream else list(range(n))
-    state = _StreamState(data) if stream else None
+    state = _StreamState(data, policy) if stream else None
     scores: dict[str, np.ndarray] = {c.name: np.zeros(n) for c in checks}
     kinds = {c.name: c.kind for c in checks}
     statuses: list[CommentStatus | None] = [None] * n
@@ -324,13 +325,15 @@ class _StreamState:
       would, which makes the replay's figure the cautious one).
     """
 
-    def __init__(self, data: LabelledSet) -> None:
+    def __init__(self, data: LabelledSet, policy: Policy) -> None:
         self.data = data
+        self.policy = policy
         self.timed = bool(data.times) and all(t is not None for t in data.times)
         self.earlier: dict[str, list[tuple[datetime | None, str | None]]] = {}
         self.recent: dict[str, list[datetime]] = {}
         self.tallies: dict[str, list[int]] = {}  # author -> [approved, rejected]
         self.moved = 0
+        self.repeats = 0  # rows the behaviour check sees as repeats (window, word minimum)
 
     def context(self, i: int, site_id: str | None) -> CommentContext:
         data = self.data
@@ -347,9 +350,12 @@ class _StreamState:
             times = self.recent.setdefault(author, [])
             times.append(when)
             recent = sum(1 for t in times if when - t <= VELOCITY_WINDOW)
+        total = sum(per_article.values())
+        if total and len(data.texts[i].split()) >= MIN_WORDS_FOR_REPEATS:
+            self.repeats += 1
         return CommentContext(
             text=data.texts[i], parent_text=data.parents[i], site_id=site_id,
-            duplicates_total=sum(per_article.values()),
+            duplicates_total=total,
             duplicates_elsewhere=sum(1 for where in per_article if where != article),
             author_recent=recent)
 
@@ -357,7 +363,7 @@ class _StreamState:
         author = self.data.authors[i] if self.data.authors else None
         approved, rejected = self.tallies.get(author, (0, 0)) if author else (0, 0)
         standing = Standing(approved=approved, rejected=rejected)
-        if for_author(Policy(), standing)[1]:
+        if for_author(self.policy, standing)[1]:
             self.moved += 1
         return standing
 
@@ -369,10 +375,9 @@ class _StreamState:
         tally[0 if status == CommentStatus.APPROVED else 1] += 1
 
     def summary(self) -> dict[str, Any]:
-        repeats = sum(len(v) - 1 for v in self.earlier.values())
         return {"ordered_by": "date" if self.timed else "file order",
                 "authors": len({a for a in self.data.authors if a}) or None,
-                "rows_with_earlier_same_text": repeats,
+                "rows_with_earlier_same_text": self.repeats,
                 "rows_whose_thresholds_moved": self.moved}
 
 

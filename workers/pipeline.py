@@ -77,6 +77,7 @@ class _Facts:
     by_author: dict[int, int]
     by_address: dict[tuple[str, str], int]
     parents: dict[int, str]
+    unchecked_approved: dict[int, int]  # author -> published comments not yet checked
 
 
 def _gather_facts(session: Session, comments: Sequence[Comment]) -> _Facts:
@@ -109,7 +110,16 @@ def _gather_facts(session: Session, comments: Sequence[Comment]) -> _Facts:
     if parent_ids:
         parents = dict(session.execute(
             select(Comment.id, Comment.body).where(Comment.id.in_(parent_ids))).all())
-    return _Facts(duplicates, by_author, by_address, parents)
+    # Only post-moderation publishes before the checks; other batches skip the query.
+    published = {c.author_id for c in comments if c.status == CommentStatus.APPROVED}
+    unchecked_approved: dict[int, int] = {}
+    if published:
+        unchecked_approved = dict(session.execute(
+            select(Comment.author_id, func.count())
+            .where(Comment.author_id.in_(published), Comment.status == CommentStatus.APPROVED,
+                   Comment.checked_at.is_(None))
+            .group_by(Comment.author_id)).all())
+    return _Facts(duplicates, by_author, by_address, parents, unchecked_approved)
 
 
 def _context(comment: Comment, site: Site, facts: _Facts) -> CommentContext:
@@ -151,13 +161,14 @@ def policy_for(site: Site) -> Policy:
                   reject_threshold=site.reject_threshold)
 
 
-def standing_of(comment: Comment, site: Site) -> Standing:
-    author = comment.author
-    # A post-moderated comment is approved before its checks: it is not yet history.
-    approved = author.approved_count - (comment.status == CommentStatus.APPROVED)
-    first_time = approved == 0 and author.trust != TrustLevel.TRUSTED
-    return Standing(blocked=author.is_blocked(utcnow()), trusted=author.trust == TrustLevel.TRUSTED,
-                    hold_first=site.hold_first_time_authors and first_time,
+def standing_of(author: Author, site: Site, unchecked_approved: int = 0) -> Standing:
+    """The author's standing on ``site``. ``unchecked_approved``: their comments published
+    before any check ran (post-moderation), this one included; they are not history yet,
+    or a new author posting four at once would be a regular by the time they are checked."""
+    approved = max(author.approved_count - unchecked_approved, 0)
+    trusted = author.trust == TrustLevel.TRUSTED
+    return Standing(blocked=author.is_blocked(utcnow()), trusted=trusted,
+                    hold_first=site.hold_first_time_authors and approved == 0 and not trusted,
                     approved=approved, rejected=author.rejected_count)
 
 
@@ -236,7 +247,9 @@ def _decide_leased(session: Session, ids: list[int], max_attempts: int,
         if fresh:
             facts = _gather_facts(session, fresh)
             to_check = [(c.id, _context(c, sites[c.site_id], facts),
-                         policy_for(sites[c.site_id]), standing_of(c, sites[c.site_id]))
+                         policy_for(sites[c.site_id]),
+                         standing_of(c.author, sites[c.site_id],
+                                     facts.unchecked_approved.get(c.author_id, 0)))
                         for c in fresh]
         session.rollback()
     if to_check:

@@ -41,11 +41,17 @@ THRESHOLD_FLOOR = 0.2
 
 def for_author(policy: Policy, standing: Standing) -> tuple[Policy, str]:
     """The site's thresholds moved by the author's history, and the words that say so
-    (empty when nothing moved). Explicit trust (``standing.trusted``) is separate."""
+    (empty when nothing moved). A moderator's explicit trust outranks history: a trusted
+    author meets the site's thresholds (and skips the hold band, ``decide``). Lowering
+    never goes below THRESHOLD_FLOOR, nor raises a threshold a site set lower still."""
     approved, rejected = standing.approved, standing.rejected
+    if standing.trusted:
+        return policy, ""
     if rejected and rejected >= approved:
-        hold = max(policy.hold_threshold - SUSPECT_HOLD_DROP, THRESHOLD_FLOOR)
-        reject = max(policy.reject_threshold - SUSPECT_REJECT_DROP, hold)
+        hold = max(policy.hold_threshold - SUSPECT_HOLD_DROP,
+                   min(policy.hold_threshold, THRESHOLD_FLOOR))
+        reject = min(policy.reject_threshold,
+                     max(policy.reject_threshold - SUSPECT_REJECT_DROP, hold))
         why = (f"lowered from {policy.hold_threshold:.2f} / {policy.reject_threshold:.2f}: "
                f"{rejected} of the author's {approved + rejected} decided comments were "
                "rejected or spam")
@@ -104,9 +110,10 @@ def decide(verdicts: Sequence[Verdict], policy: Policy, standing: Standing,
 def _by_scores(verdicts: Sequence[Verdict], policy: Policy, standing: Standing,
                asks_from: float) -> Decision:
     """``policy`` as moved by the author's history. Only a score that may reject decides;
-    a hold-only one (``Verdict.may_reject``) holds from ``asks_from``, the lower of the
-    site's and the moved hold threshold: a regular's raised threshold spares them the
-    models' doubts, not what a site asks a human to see (its suspect words)."""
+    a hold-only one (``Verdict.may_reject``: a check asking for a human) holds from
+    ``asks_from``, the lower of the site's and the moved hold threshold: a regular's raised
+    threshold lets more of the scores that may reject through, never a request for a human
+    (a suspect word, toxicity the profanity model did not corroborate)."""
     deciding = [v for v in verdicts if v.may_reject]
     top = max(deciding, key=lambda v: v.score) if deciding else None
     agreed = _spam_agreement(deciding, policy)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.models import Author, Site, TrustLevel, utcnow
+from service.models import Author, Site
 from workers.checks import CommentContext, default_checks
-from workers.pipeline import policy_for, run_checks, site_fields
+from workers.pipeline import policy_for, run_checks, site_fields, standing_of
 from workers.policy import Standing, decide
 
 
@@ -22,12 +22,9 @@ def simulate(site: Site, text: str, parent_text: str | None, author: Author | No
         is_reply=parent_text is not None, is_test=True, **site_fields(site),
     )
     outcome = run_checks(default_checks(), [context])[0]
-    standing = Standing(
-        blocked=bool(author and author.is_blocked(utcnow())),
-        trusted=bool(author and author.trust == TrustLevel.TRUSTED),
-        approved=author.approved_count if author else 0,
-        rejected=author.rejected_count if author else 0,
-    )
+    # The worker's standing, for the named author's next comment; a stranger is new.
+    standing = standing_of(author, site) if author else Standing(
+        hold_first=site.hold_first_time_authors)
     decision = decide(outcome.verdicts, policy_for(site), standing, outcome.failed)
     return {
         "status": str(decision.status),

@@ -291,7 +291,10 @@ class OwnComment(MethodView):
     @blp.alt_response(409, description="Edit window closed, or the comment cannot change")
     @blp.doc(parameters=[_TOKEN_REQUIRED])
     def patch(self, args: dict[str, Any], comment_id: int) -> dict[str, Any]:
-        """Edit one's own comment within the site's window; it is moderated again."""
+        """Edit one's own comment within the site's window; it is moderated again.
+
+        A body with nothing visible after cleaning, or longer than ``max_body_chars``, is a
+        422 on ``body``, as on submit."""
         comment = own_comment(db.session, comment_id, _author_token())
         g.cors_site_id = comment.site_id
         edit_comment(db.session, comment, args["body"],

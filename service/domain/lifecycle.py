@@ -30,6 +30,7 @@ from service.domain.events import (
 )
 from service.models import Article, AuditEntry, Author, Comment, CommentStatus, Event, utcnow
 from service.models.article import new_thread_version
+from service.models.audit import AUDIT_ACTIONS
 
 S = CommentStatus
 
@@ -146,7 +147,9 @@ _INSERT_AUDIT_AND_EVENT_PG = insert(_events).values(
 def audit_row(site_id: str, subject_id: str, action: str, from_status: CommentStatus | None,
               to_status: CommentStatus, actor: Actor, reason: str | None,
               details: dict[str, Any], created_at: datetime) -> dict[str, Any]:
-    """A comment's ``audit_entries`` row, for the prebuilt INSERT (``_INSERT_AUDIT``)."""
+    """A comment's ``audit_entries`` row, for the prebuilt INSERT (``_INSERT_AUDIT``),
+    which ``AuditEntry``'s own check of the action does not see."""
+    assert action in AUDIT_ACTIONS, action
     return {"site_id": site_id, "subject_type": "comment", "subject_id": subject_id,
             "action": action, "from_status": None if from_status is None else str(from_status),
             "to_status": str(to_status), "actor_type": actor.type, "actor_id": actor.id,

@@ -23,7 +23,7 @@ class ChangeSchema(StrictSchema):
     @validates_schema
     def something_to_change(self, data: dict[str, object], **_: object) -> None:
         if not data:
-            raise ValidationError(f"send at least one of {', '.join(self.fields)}",
+            raise ValidationError(f"send at least one of {', '.join(self.load_fields)}",
                                   "_schema")
 
 

@@ -69,7 +69,7 @@ def test_a_database_without_tables_says_where_it_is_and_what_to_do(
     first, hint = result.output.strip().splitlines()
     assert first == (f"Error: database the embedded SQLite database ({tmp_path}/warden.db): "
                      "no such table: sites")
-    assert "warden db upgrade" in hint
+    assert "schema is missing or behind: run `warden db upgrade`" in hint
     assert "WARDEN_INSTANCE_DIR" in hint
     assert "Traceback" not in result.output
 

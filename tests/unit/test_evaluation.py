@@ -189,12 +189,18 @@ def test_stream_replays_history_as_the_worker_sees_it(tmp_path: Path) -> None:
     # second-pitch: held -> spam; repeat-3: approved -> held (behaviour 0.5).
     assert replayed.statuses == {"approved": 3, "held": 2, "spam": 2}
     assert replayed.checks["behaviour"]["roc_auc"] is not None
+    # Repeats as the behaviour check counts them: Bob's 4-word pitch is too short.
     assert replayed.stream == {"ordered_by": "date", "authors": 6,
-                               "rows_with_earlier_same_text": 4,
+                               "rows_with_earlier_same_text": 3,
                                "rows_whose_thresholds_moved": 1}
     report = format_report(replayed)
-    assert "replayed as a stream (date): 4 rows met the same text earlier, 1 met " \
+    assert "replayed as a stream (date): 3 rows met the same text earlier, 1 met " \
            "thresholds moved" in report
+    # Moved against the thresholds evaluated, not the defaults: none move below 0.2.
+    floor = evaluate(data, checks, Policy(hold_threshold=0.2, reject_threshold=0.2),
+                     stream=True)
+    assert floor.stream is not None
+    assert floor.stream["rows_whose_thresholds_moved"] == 0
     # Without dates (or authors) the file order is the stream and nobody has a history.
     undated = write_csv(tmp_path / "undated.csv", [
         {k: v for k, v in row.items() if k != "date"} for row in STREAM_ROWS])

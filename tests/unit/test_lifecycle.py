@@ -95,9 +95,18 @@ def test_history_decides_and_says_so() -> None:
     regular = decide([verdict(0.6)], AUTO, Standing(approved=5))
     assert regular.status == S.APPROVED
     assert "raised from 0.50 / 0.90: 5 of the author's comments approved" in regular.reason
-    # Thresholds that cannot move further stay, and say nothing.
+    # Thresholds that cannot move further stay, and say nothing; a site set below the
+    # floor is never raised to it.
     low = Policy(ModerationMode.AUTO, hold_threshold=0.2, reject_threshold=0.2)
     assert for_author(low, suspect) == (low, "")
+    lower = Policy(ModerationMode.AUTO, hold_threshold=0.1, reject_threshold=0.15)
+    moved, why = for_author(lower, suspect)
+    assert (moved.hold_threshold, moved.reject_threshold) == (0.1, 0.1)
+    assert why.startswith("lowered from 0.10 / 0.15")
+    # Explicit trust outranks history: the site's thresholds, and the hold band skipped.
+    trusted = Standing(trusted=True, approved=1, rejected=1)
+    assert for_author(AUTO, trusted) == (AUTO, "")
+    assert decide([verdict(0.85, "spam", "spam_text")], AUTO, trusted).status == S.APPROVED
     # A ban outranks history; explicit trust still skips the (lowered) hold band.
     assert decide([verdict(0.0)], AUTO, Standing(blocked=True, approved=9)).status == S.REJECTED
     assert decide([verdict(0.5)], AUTO, Standing(trusted=True, rejected=1)).status == S.APPROVED
@@ -183,5 +192,5 @@ def test_the_audit_trail_refuses_an_action_missing_from_its_catalogue() -> None:
 
     assert AuditEntry(action="comment.approved").action == "comment.approved"
     assert {"comment.pending", "comment.deleted", "author.exported"} <= AUDIT_ACTIONS
-    with pytest.raises(ValueError, match=r"comment\.reviewed"):
-        AuditEntry(action="comment.reviewed")
+    with pytest.raises(ValueError, match=r"comment\.approve"):
+        AuditEntry(action="comment.approve")

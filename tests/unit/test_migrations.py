@@ -41,3 +41,49 @@ def test_upgrade_from_empty_matches_models_and_downgrades(backend: str, tmp_path
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         alembic_upgrade()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_hold_only_backfill_marks_the_stored_scores_that_only_held(
+        backend: str, tmp_path: Path) -> None:
+    """0012 adds check_results.may_reject: scores stored before it that could only hold
+    (profanity, suspect words, toxicity a human was asked to decide) are marked so, or a
+    replay at a lower threshold would show them as newly rejected."""
+    from sqlalchemy import select
+
+    from service.domain.sites import ensure_demo_site
+    from service.domain.submissions import ClientInfo, Submission, submit_comment
+    from service.models import CheckResult, Site
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'm.db'}"
+    else:
+        require_service("PostgreSQL", postgres_available())
+        url = postgres_database("warden_test_migrations")
+        reset_postgres_schema(url)
+    app = create_app(make_settings(tmp_path, url))
+    rows = [("profanity", 0.6, [], False), ("words", 0.6, ["suspect word"], False),
+            ("words", 1.0, ["blocked word"], True),
+            ("toxicity", 0.85, ["toxicity 0.95", "not corroborated by the profanity model "
+                                "(0.10): a human decides"], False),
+            ("toxicity", 0.85, ["swearing aimed at nobody: without it ..."], False),
+            ("toxicity", 0.97, ["toxicity 0.97"], True), ("spam_text", 0.6, [], True)]
+    with app.app_context():
+        alembic_upgrade()
+        session = db.session()
+        ensure_demo_site(session)
+        site = session.get(Site, "demo")
+        for name, score, reasons, _ in rows:  # one comment each (one result per check)
+            comment_id = submit_comment(session, site, Submission(article="m", body="Stored."),
+                                        ClientInfo(), max_depth=5, max_body_chars=5000).id
+            session.add(CheckResult(comment_id=comment_id, check_name=name, check_version="1",
+                                    score=score, label="x", reasons=reasons))
+        session.commit()
+        downgrade(revision="0011")
+        alembic_upgrade()
+        marked = db.session.execute(select(CheckResult.check_name, CheckResult.score,
+                                           CheckResult.may_reject)
+                                    .order_by(CheckResult.id)).all()
+        assert [tuple(m) for m in marked] == [(n, s, ok) for n, s, _, ok in rows]
+        db.session.remove()
+        db.engine.dispose()

@@ -17,6 +17,9 @@ from workers.checks.profanity import profanity_probabilities
 from workers.checks.textmodel import LinearTextModel
 
 MODELS = Path(__file__).resolve().parent / "models"
+#: Toxicity scores from here ask the profanity model for a second opinion (the lowest a
+#: suspect author's hold threshold goes, ``policy.THRESHOLD_FLOOR``).
+CORROBORATE_FROM = 0.2
 
 
 class TextModelCheck:
@@ -53,26 +56,27 @@ class TextModelCheck:
             return []
         raw = self.model.score([c.text for c in contexts])
         scores = [calibrate(float(p), self.review_at, self.reject_at) for p in raw]
-        notes = self.second_opinion(contexts, scores)
+        notes: list[str | None] = [None] * len(contexts)
+        hold_only = self.second_opinion(contexts, scores, notes)
         verdicts = []
-        for ctx, probability, score, note in zip(contexts, raw, scores, notes, strict=True):
+        for i, (ctx, probability, score, note) in enumerate(
+                zip(contexts, raw, scores, notes, strict=True)):
             reasons = []
             if score >= HOLD_POINT:
                 terms = self.model.top_terms(ctx.text, n=3)
                 reasons.append(f"{self.label} {probability:.2f}"
                                + (f" (words: {', '.join(terms)})" if terms else ""))
-            if note:
+            if note and score >= HOLD_POINT:
                 reasons.append(note)
-            # A second opinion that disagreed leaves the decision to a human.
             verdicts.append(Verdict(self.name, self.version, self.kind, score, reasons,
-                                    may_reject=note is None))
+                                    may_reject=i not in hold_only))
         return verdicts
 
-    def second_opinion(self, contexts: Sequence[CommentContext],
-                       scores: list[float]) -> list[str | None]:
-        """Hook to lower scores (in place) another model disagrees with; a note for each
-        (a noted verdict may hold, never reject)."""
-        return [None] * len(contexts)
+    def second_opinion(self, contexts: Sequence[CommentContext], scores: list[float],
+                       notes: list[str | None]) -> set[int]:
+        """Hook: lower scores (in place) another model disagrees with, note why, and return
+        the rows whose score may hold but not reject (a human decides those)."""
+        return set()
 
 
 class ToxicityCheck(TextModelCheck):
@@ -97,24 +101,28 @@ class ToxicityCheck(TextModelCheck):
     corroborate = 0.4
     uncorroborated_cap = 0.85
 
-    def second_opinion(self, contexts: Sequence[CommentContext],
-                       scores: list[float]) -> list[str | None]:
-        notes: list[str | None] = [None] * len(contexts)
-        high = [i for i, s in enumerate(scores) if s >= REJECT_POINT]
-        if not high:
-            return notes
-        profane = profanity_probabilities([contexts[i].text for i in high])
-        for i, p in zip(high, profane, strict=True):
+    def second_opinion(self, contexts: Sequence[CommentContext], scores: list[float],
+                       notes: list[str | None]) -> set[int]:
+        # Asked from CORROBORATE_FROM, not only above the default reject point: a site (or
+        # an author's history) may reject from a lower score, and an uncorroborated 0.8
+        # must not reject where an uncorroborated 0.95 is held.
+        asked = [i for i, s in enumerate(scores) if s >= CORROBORATE_FROM]
+        if not asked:
+            return set()
+        hold_only: set[int] = set()
+        profane = profanity_probabilities([contexts[i].text for i in asked])
+        for i, p in zip(asked, profane, strict=True):
             if p < self.corroborate:
+                hold_only.add(i)
                 scores[i] = min(scores[i], self.uncorroborated_cap)
                 notes[i] = (f"not corroborated by the profanity model ({p:.2f}): "
                             "a human decides")
-        self._swearing_alone(contexts, scores, notes,
-                             [i for i in high if scores[i] >= REJECT_POINT])
-        return notes
+        swearing = self._swearing_alone(contexts, scores, notes,
+                                        [i for i in asked if scores[i] >= REJECT_POINT])
+        return hold_only | swearing
 
     def _swearing_alone(self, contexts: Sequence[CommentContext], scores: list[float],
-                        notes: list[str | None], high: list[int]) -> None:
+                        notes: list[str | None], high: list[int]) -> set[int]:
         """Hold, not reject, a comment whose score rests on swearing aimed at nobody.
 
         The training labels count "holy shit, 2 billion views" and "fucking love it" as
@@ -126,14 +134,17 @@ class ToxicityCheck(TextModelCheck):
         swearing = [i for i in high if _EXPLETIVE.search(contexts[i].text)
                     and not _ADDRESSED.search(contexts[i].text)]
         if not swearing:
-            return
+            return set()
+        held: set[int] = set()
         without = self.model.score([_EXPLETIVE.sub(" ", contexts[i].text) for i in swearing])
         for i, raw in zip(swearing, without, strict=True):
             rest = calibrate(float(raw), self.review_at, self.reject_at)
             if rest < REJECT_POINT:
+                held.add(i)
                 scores[i] = min(scores[i], self.uncorroborated_cap)
                 notes[i] = (f"swearing aimed at nobody: without it the text scores {rest:.2f}, "
                             "below rejection; a human decides")
+        return held
 
 
 # Expletives used as emphasis ("holy shit", "what the fuck", "fucking love it", "this shit
