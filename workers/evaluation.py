@@ -389,6 +389,10 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def _authors(n: int | None) -> str:
+    return "no authors" if not n else "1 author" if n == 1 else f"{n} authors"
+
+
 def format_report(ev: Evaluation) -> str:
     """A plain-text report for a terminal."""
     d = ev.decision
@@ -417,7 +421,7 @@ def format_report(ev: Evaluation) -> str:
         *([f"  replayed as a stream ({ev.stream['ordered_by']}): "
            f"{ev.stream['rows_with_earlier_same_text']} rows met the same text earlier, "
            f"{ev.stream['rows_whose_thresholds_moved']} met thresholds moved by their "
-           f"author's history ({ev.stream['authors'] or 'no'} authors named)"]
+           f"author's history ({_authors(ev.stream['authors'])} named)"]
           if ev.stream else []),
         "",
         f"speed: {ev.per_second:.0f} comments/s through checks + policy "

@@ -52,9 +52,10 @@ def for_author(policy: Policy, standing: Standing) -> tuple[Policy, str]:
                    min(policy.hold_threshold, THRESHOLD_FLOOR))
         reject = min(policy.reject_threshold,
                      max(policy.reject_threshold - SUSPECT_REJECT_DROP, hold))
+        record = ("the author's only decided comment was" if approved + rejected == 1 else
+                  f"{rejected} of the author's {approved + rejected} decided comments were")
         why = (f"lowered from {policy.hold_threshold:.2f} / {policy.reject_threshold:.2f}: "
-               f"{rejected} of the author's {approved + rejected} decided comments were "
-               "rejected or spam")
+               f"{record} rejected or spam")
     elif approved >= REGULAR_AFTER and not rejected:
         hold = min(policy.hold_threshold + REGULAR_HOLD_RAISE, policy.reject_threshold)
         reject = policy.reject_threshold

@@ -37,9 +37,10 @@ _INVISIBLE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 def clean_text(body: str) -> str:
     """Normalise line ends and drop control characters a reader cannot see.
 
-    Text with nothing visible left (only spaces and format characters such as U+200B,
-    U+2060, U+FEFF) is "": callers treat that as empty, as they do blank text. Format
-    characters inside visible text stay (emoji ZWJ sequences, right-to-left marks).
+    Text with nothing visible left (only spaces, format characters such as U+200B, U+2060,
+    U+FEFF, combining marks with nothing to combine with, or blank glyphs such as U+3164) is
+    "": callers treat that as empty, as they do blank text. Such characters inside visible
+    text stay (emoji ZWJ sequences, right-to-left marks, accents, Hangul).
     """
     body = body.replace("\r\n", "\n").replace("\r", "\n").translate(_BIDI_CONTROLS)
     text = _INVISIBLE_CONTROLS.sub("", body).strip()
@@ -60,8 +61,16 @@ def require_usable_text(text: str, max_chars: int | None = None, *,
     return text
 
 
+# Letters and symbols that draw nothing: Hangul fillers, the blank Braille pattern. With
+# spaces, format characters and combining marks alone they are the usual ways to slip a
+# blank comment past a blank check.
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+
+
 def _visible(ch: str) -> bool:
-    return not ch.isspace() and unicodedata.category(ch) != "Cf"
+    return (not ch.isspace() and ch not in _BLANK_GLYPHS
+            and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
 
 
 def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:

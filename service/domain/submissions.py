@@ -66,7 +66,9 @@ POST_MODERATION_REASON = "published at once; checks may still pull it back"
 class Submission:
     article: str
     body: str
-    author_name: str = "Anonymous"
+    # "" when the submit names nobody: a new author is "Anonymous", a known one (by their
+    # token) keeps their name instead of being renamed "Anonymous".
+    author_name: str = ""
     author_email: str | None = None
     article_url: str | None = None
     article_title: str | None = None
@@ -433,8 +435,8 @@ def submit_comment(session: Session, site: Site | SitePolicy, data: Submission,
     _check_open(site, article)
     parent = _parent_for(connection, article, data.parent_id,
                          max_depth if site.max_depth is None else site.max_depth)
-    name = text.author_name
-    author_id, token = _known_author(connection, site, name, client.author_token)
+    author_id, token, name = _known_author(connection, site, text.author_name,
+                                           client.author_token)
     if author_id is None and client.idempotency_key and secret_key:
         token = idempotent_author_token(secret_key, site.id, client.idempotency_key)
     now = utcnow()
@@ -490,6 +492,7 @@ def _submit_in_one_statement(session: Session, site: SitePolicy, data: Submissio
         author_id, known_name = site.token_author
         if name and name != known_name:
             return None  # a rename is one more statement: the transactional path does it
+        name = known_name
     elif site.reserved_author_id is not None:
         author_id, token = site.reserved_author_id, new_token("at")
         params.update({f"u_{k}": v for k, v in
@@ -658,14 +661,15 @@ def _parent_for(connection: Connection, article: StoredArticle, parent_id: int |
 
 
 def _known_author(connection: Connection, site: Site | SitePolicy, name: str,
-                  token: str | None) -> tuple[int | None, str]:
-    """The author behind a valid token (renamed if the name changed) and that token; or
-    None and a new token: the caller inserts the new identity with the comment."""
+                  token: str | None) -> tuple[int | None, str, str]:
+    """The author behind a valid token (renamed if a new name is given), that token and
+    the name the comment shows; or None, a new token and the given name: the caller
+    inserts the new identity with the comment."""
     if token:
         author = connection.execute(_AUTHOR_BY_TOKEN,
                                     {"token_hash": token_digest(token)}).first()
         if author is not None and author.site_id == site.id:
             if name and name != author.display_name:
                 connection.execute(_RENAME_AUTHOR, {"b_id": author.id, "b_name": name})
-            return author.id, token
-    return None, new_token("at")
+            return author.id, token, name or author.display_name
+    return None, new_token("at"), name

@@ -35,7 +35,9 @@ class SubmitSchema(StrictSchema):
     article_title = fields.Str(load_default=None, allow_none=True,
                                validate=validate.Length(max=300))
     parent_id = fields.Int(load_default=None, allow_none=True, strict=True, validate=ID_RANGE)
-    author_name = fields.Str(load_default="Anonymous", validate=validate.Length(1, 80))
+    author_name = fields.Str(load_default="", validate=validate.Length(1, 80), metadata={
+        "description": "shown with the comment; omitted: \"Anonymous\" for a new author, "
+                       "the name the author token's author already has otherwise"})
     author_email = fields.Email(load_default=None, allow_none=True,
                                 validate=validate.Length(max=254))
     body = fields.Str(required=True, validate=validate.Length(min=1),

@@ -694,8 +694,8 @@ def test_an_authors_history_moves_the_thresholds(client: FlaskClient, app: Flask
     decide_all(app)
     status, reason = status_of(again)
     assert status == "spam", reason
-    assert reason.endswith("thresholds lowered from 0.50 / 0.65: 1 of the author's 1 "
-                           "decided comments were rejected or spam"), reason
+    assert reason.endswith("thresholds lowered from 0.50 / 0.65: the author's only decided "
+                           "comment was rejected or spam"), reason
     status, reason = status_of(kept)
     assert status == "approved", reason
     assert "raised from 0.50 / 0.65: 3 of the author's comments approved" in reason, reason

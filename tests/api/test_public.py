@@ -152,9 +152,21 @@ def test_a_root_comment_on_postgresql_is_two_statements(client: FlaskClient, app
                                       headers={"X-Author-Token": new_author["author_token"]})
     stranger, _ = submitted(body="A token from nowhere.",
                             headers={"X-Author-Token": "at_not-a-known-token"})
+    # No name given: the known author keeps theirs (it was renamed "Anonymous").
+    sent.clear()
+    sa_event.listen(engine, "before_cursor_execute", record)
+    sa_event.listen(engine.pool, "checkout", checked_out)
+    try:
+        unnamed = client.post(SUBMIT, json={"article": "story-1", "body": "No name given."},
+                              headers={"X-Author-Token": new_author["author_token"]})
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+        sa_event.remove(engine.pool, "checkout", checked_out)
+    assert unnamed.status_code == 202, unnamed.get_json()
+    unnamed_sent = list(sent)
     if backend == "postgresql":
         # read + ids, then the write, on one pooled connection (``shared_autocommit``)
-        assert new_sent == same_sent == ["checkout", "SELECT", "WITH"]
+        assert new_sent == same_sent == unnamed_sent == ["checkout", "SELECT", "WITH"]
         assert "UPDATE" in renamed_sent  # the rename: the transactional path
     else:
         assert len([s for s in new_sent if s != "checkout"]) >= 4  # site, author, comment...
@@ -167,6 +179,8 @@ def test_a_root_comment_on_postgresql_is_two_statements(client: FlaskClient, app
         assert len({c.author_id for c in mine}) == 1
         assert rows[stranger["id"]].author_id != mine[0].author_id
         assert db.session.get(Author, mine[0].author_id).display_name == "Ann B."
+        nameless = rows[unnamed.get_json()["id"]]
+        assert (nameless.author_id, nameless.author_name) == (mine[0].author_id, "Ann B.")
         for d in (new_author, same, renamed, stranger):
             comment = rows[d["id"]]
             assert (comment.status, comment.depth, comment.enqueued_at is not None) == (
@@ -274,6 +288,8 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], int, str]] = [
     ("blank body", {"article": "x", "body": "   \n "}, 422, "body"),
     ("invisible body", {"article": "x", "body": "\u200b\u2060 \ufeff"}, 422, "body"),
     ("control characters only", {"article": "x", "body": "\x01\x7f\u202e"}, 422, "body"),
+    ("blank glyphs and lone accents", {"article": "x", "body": "\u3164\u2800\u0301"}, 422,
+     "body"),
     ("blank article", {"article": "   ", "body": "hi"}, 422, "article"),
     ("missing article", {"body": "hello"}, 422, "article"),
     ("wrong types", {"article": 5, "author_name": [], "body": {}}, 422, "article"),

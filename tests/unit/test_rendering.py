@@ -82,7 +82,9 @@ def test_the_control_class_is_exactly_unicode_cc_and_cs_but_newline_and_tab() ->
     assert _INVISIBLE_CONTROLS.sub("", every) == kept
 
 
-@pytest.mark.parametrize("invisible", ["\u200b\u200b", "\u2060", "\ufeff", " \u200b \n\u200d"])
+@pytest.mark.parametrize("invisible", ["\u200b\u200b", "\u2060", "\ufeff", " \u200b \n\u200d",
+                                       "\u3164\u3164", "\u2800 \u2800", "\u0301\u0301",
+                                       "\u115f\u1160\uffa0", " \u20dd "])
 def test_text_of_only_format_characters_is_empty(invisible: str) -> None:
     assert clean_text(invisible) == ""
 
@@ -91,6 +93,8 @@ def test_format_characters_inside_visible_text_stay() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # an emoji ZWJ sequence
     rtl = "\u200f\u05e9\u05dc\u05d5\u05dd"  # a right-to-left mark, then Hebrew
     assert clean_text(f"{family} {rtl}") == f"{family} {rtl}"
+    accented = "cafe\u0301 \u1100\u1161 \u3164x"  # a combining accent, Hangul jamo
+    assert clean_text(accented) == accented
 
 
 def test_fingerprint_ignores_case_and_punctuation() -> None:
