@@ -10,7 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -327,6 +327,7 @@ def suspend_author(session: Session, author: Author, actor: Actor, until: dateti
     if until <= utcnow():
         raise InvalidValue("suspend until a time in the future",
                           fields={"until": ["Must be in the future."]})
+    until = until.astimezone(UTC)  # stored, audited and announced in UTC, as the API shows it
     if author.suspended_until == until:
         return  # the same suspension again changes nothing (like a repeated decision)
     author.suspended_until = until

@@ -415,10 +415,10 @@ def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app
     assert trust.get_json()["trust"] == "trusted"
     assert client.post(f"/api/v1/moderation/authors/{author_id}/trust",
                        headers=auth(keys["mod"]), json={}).get_json()["trust"] == "trusted"
-    for _ in range(2):
+    # The same instant written in another offset is the same suspension; kept in UTC.
+    for until in ("2099-01-01T01:00:00+01:00", "2099-01-01T00:00:00+00:00"):
         suspended = client.post(f"/api/v1/moderation/authors/{author_id}/suspend",
-                                headers=auth(keys["mod"]),
-                                json={"until": "2099-01-01T00:00:00+00:00"})
+                                headers=auth(keys["mod"]), json={"until": until})
         assert suspended.status_code == 200
     audit = client.get(f"/api/v1/moderation/audit?subject_type=author&subject_id={author_id}",
                        headers=auth(keys["mod"])).get_json()["items"]
@@ -429,6 +429,10 @@ def test_ban_rejects_waiting_and_new_comments_and_reset(client: FlaskClient, app
             Event.subject_id == str(author_id), Event.type.like("author.%"))).all()
     assert sorted(announced) == ["author.banned", "author.reset", "author.suspended",
                                  "author.trusted"]
+    with app.app_context():
+        payload = db.session.scalars(select(Event.payload).where(
+            Event.subject_id == str(author_id), Event.type == "author.suspended")).one()
+    assert payload["data"]["author"]["suspended_until"] == "2099-01-01T00:00:00+00:00"
 
 
 def test_flags_move_comment_to_flagged_queue_and_can_hide(client: FlaskClient, app: Flask,
