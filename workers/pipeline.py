@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -74,14 +76,16 @@ class _Facts:
     """What the batch's grouped queries found; one context each is built from it."""
 
     duplicates: dict[tuple[str, str], dict[int, int]]  # (site, fingerprint) -> article -> n
-    by_author: dict[int, int]
-    by_address: dict[tuple[str, str], int]
+    # When the author's (the site's address's) comments were written, oldest first: a
+    # comment's burst is what came in the window before it, not before the batch ran.
+    by_author: dict[int, list[datetime]]
+    by_address: dict[tuple[str, str], list[datetime]]
     parents: dict[int, str]
     unchecked_approved: dict[int, int]  # author -> published comments not yet checked
 
 
 def _gather_facts(session: Session, comments: Sequence[Comment]) -> _Facts:
-    """Duplicates, velocity and parents for a whole batch in four grouped queries."""
+    """Duplicates, velocity and parents for a whole batch, a few queries for all of it."""
     now = utcnow()
     sites = {c.site_id for c in comments}
     duplicates: dict[tuple[str, str], dict[int, int]] = {}
@@ -93,18 +97,26 @@ def _gather_facts(session: Session, comments: Sequence[Comment]) -> _Facts:
         .group_by(Comment.site_id, Comment.fingerprint, Comment.article_id)
     ):
         duplicates.setdefault((site_id, fingerprint), {})[article_id] = n
-    recent = Comment.created_at >= now - VELOCITY_WINDOW
-    by_author = dict(session.execute(
-        select(Comment.author_id, func.count())
-        .where(Comment.author_id.in_({c.author_id for c in comments}), recent)
-        .group_by(Comment.author_id)).all())
+    # Every comment of the batch looks back from its own creation: after a backlog (a
+    # worker down for an hour) a flood still counts as one. The rows read are the keys'
+    # comments of the window, which the submit rate limits bound (10 a minute per address
+    # and per author by default: at most about 100 each).
+    since = min(c.created_at for c in comments) - VELOCITY_WINDOW
+    recent = Comment.created_at >= since
+    by_author: dict[int, list[datetime]] = defaultdict(list)
+    for author_id, created_at in session.execute(
+            select(Comment.author_id, Comment.created_at)
+            .where(Comment.author_id.in_({c.author_id for c in comments}), recent)
+            .order_by(Comment.created_at)):
+        by_author[author_id].append(created_at)
     addresses = {c.ip_hash for c in comments if c.ip_hash}
-    by_address: dict[tuple[str, str], int] = {}
+    by_address: dict[tuple[str, str], list[datetime]] = defaultdict(list)
     if addresses:
-        by_address = {(site_id, ip_hash): n for site_id, ip_hash, n in session.execute(
-            select(Comment.site_id, Comment.ip_hash, func.count())
-            .where(Comment.site_id.in_(sites), Comment.ip_hash.in_(addresses), recent)
-            .group_by(Comment.site_id, Comment.ip_hash))}
+        for site_id, ip_hash, created_at in session.execute(
+                select(Comment.site_id, Comment.ip_hash, Comment.created_at)
+                .where(Comment.site_id.in_(sites), Comment.ip_hash.in_(addresses), recent)
+                .order_by(Comment.created_at)):
+            by_address[(site_id, ip_hash)].append(created_at)
     parent_ids = {c.parent_id for c in comments if c.parent_id}
     parents: dict[int, str] = {}
     if parent_ids:
@@ -133,15 +145,23 @@ def _context(comment: Comment, site: Site, facts: _Facts) -> CommentContext:
         text=comment.body, site_id=comment.site_id, author_name=comment.author_name,
         article_key=comment.article.key, parent_text=facts.parents.get(comment.parent_id or 0),
         signals=dict(comment.client_signals or {}), duplicates_elsewhere=elsewhere,
-        duplicates_total=total, author_recent=facts.by_author.get(comment.author_id, 0),
-        address_recent=(facts.by_address.get((comment.site_id, comment.ip_hash), 0)
-                        if comment.ip_hash else 0),
+        duplicates_total=total,
+        author_recent=_in_window(facts.by_author.get(comment.author_id, []),
+                                 comment.created_at),
+        address_recent=(_in_window(facts.by_address.get((comment.site_id, comment.ip_hash), []),
+                                   comment.created_at) if comment.ip_hash else 0),
         author_approved=comment.author.approved_count,
         author_rejected=comment.author.rejected_count,
         user_ip=comment.ip_address, user_agent=comment.user_agent, referrer=comment.referrer,
         permalink=comment.article.url, is_reply=comment.parent_id is not None,
         **site_fields(site),
     )
+
+
+def _in_window(times: list[datetime], moment: datetime) -> int:
+    """Comments in ``times`` (sorted) written in the velocity window up to ``moment``,
+    the comment itself included."""
+    return bisect_right(times, moment) - bisect_left(times, moment - VELOCITY_WINDOW)
 
 
 def site_fields(site: Site) -> dict[str, Any]:

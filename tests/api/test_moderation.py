@@ -623,6 +623,23 @@ def test_an_edit_of_a_comment_the_checks_held_is_checked_again(
         "status"] == "approved"
 
 
+def test_a_burst_from_one_address_is_held_from_the_comment_that_makes_it(
+        client: FlaskClient, app: Flask) -> None:
+    """Each comment counts the address's comments in the 10 minutes up to its own creation:
+    checked later (here, after all twelve were written) the first eleven are no burst."""
+    address = {"REMOTE_ADDR": "198.51.100.40"}
+    ids = [client.post("/api/v1/sites/demo/comments", environ_base=address, json={
+        "article": f"burst-{i % 3}", "author_name": f"Reader {i}",
+        "body": f"{CLEAN} Point number {i}."}).get_json()["id"] for i in range(13)]
+    decide_all(app)
+    with app.app_context():
+        decided = {c.id: (str(c.status), c.status_reason or "") for c in
+                   db.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
+    assert [decided[i][0] for i in ids] == ["approved"] * 11 + ["held"] * 2
+    assert "12 comments from this address within 10 minutes" in decided[ids[11]][1]
+    assert "13 comments from this address within 10 minutes" in decided[ids[12]][1]
+
+
 @pytest.mark.parametrize("mode", ["auto", "post"])
 def test_a_site_can_hold_first_time_authors(client: FlaskClient, app: Flask,
                                             keys: dict[str, str], mode: str) -> None:

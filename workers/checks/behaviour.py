@@ -42,7 +42,7 @@ class BehaviourCheck:
                                   ("address", ctx.address_recent, ADDRESS_BURST)):
             if count >= limit:
                 scored.append((min(0.5 + 0.05 * (count - limit), 0.95),
-                               f"{count} comments from this {who} in the last 10 minutes"))
+                               f"{count} comments from this {who} within 10 minutes"))
         if _RUN_OF_CHARS.search(ctx.text):
             scored.append((0.3, "long run of one repeated character"))
         if not scored:
