@@ -21,11 +21,29 @@ def _predict() -> Any:
     return predict_prob
 
 
+# The profanity check and the toxicity check's second opinion ask about the same texts of
+# a batch: the second asks for free. Bounded, and cleared rather than evicted: a worker
+# process checks one batch at a time, and a lost entry is only computed again.
+_RECENT: dict[str, float] = {}
+_RECENT_MAX = 1024
+
+
 def profanity_probabilities(texts: Sequence[str]) -> list[float]:
     """alt-profanity-check's probability per text (also the toxicity check's second opinion)."""
     if not texts:
         return []
-    return [float(p) for p in _predict()(list(texts))]
+    known: dict[str, float] = {}
+    for text in texts:
+        cached = _RECENT.get(text)  # one lookup: another thread may clear it meanwhile
+        if cached is not None:
+            known[text] = cached
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    if missing:
+        if len(_RECENT) + len(missing) > _RECENT_MAX:
+            _RECENT.clear()
+        for text, probability in zip(missing, _predict()(missing), strict=True):
+            known[text] = _RECENT[text] = float(probability)
+    return [known[t] for t in texts]
 
 
 class ProfanityCheck:
