@@ -64,7 +64,8 @@ class TextModelCheck:
             reasons = []
             if score >= HOLD_POINT:
                 terms = self.model.top_terms(ctx.text, n=3)
-                reasons.append(f"{self.label} {probability:.2f}"
+                # The model's own probability, which the score calibrates: say which is which.
+                reasons.append(f"{self.label} model probability {probability:.2f}"
                                + (f" (words: {', '.join(terms)})" if terms else ""))
             if note and score >= HOLD_POINT:
                 reasons.append(note)
