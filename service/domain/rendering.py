@@ -44,7 +44,12 @@ def clean_text(body: str) -> str:
     """
     body = body.replace("\r\n", "\n").replace("\r", "\n").translate(_BIDI_CONTROLS)
     text = _INVISIBLE_CONTROLS.sub("", body).strip()
-    return text if any(_visible(ch) for ch in text) else ""
+    return text if has_visible(text) else ""
+
+
+def has_visible(text: str) -> bool:
+    """Whether anything in ``text`` draws on the page (see ``clean_text``)."""
+    return any(_visible(ch) for ch in text)
 
 
 def require_usable_text(text: str, max_chars: int | None = None, *,

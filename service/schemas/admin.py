@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from service.domain.sites import SITE_ID
 from service.models.site import origin_problem
-from service.schemas.common import JsonBool, JsonFloat, cursor_arg
+from service.schemas.common import JsonBool, JsonFloat, cursor_arg, not_blank
 from service.schemas.public import ChangeSchema, StrictSchema
 
 
@@ -51,7 +51,7 @@ def domains() -> fields.List:
 
 
 class SitePolicyFields(StrictSchema):
-    name = fields.Str(validate=validate.Length(1, 200))
+    name = fields.Str(validate=[validate.Length(1, 200), not_blank])
     allowed_origins = origins()
     mode = fields.Str(validate=validate.OneOf(["auto", "manual", "post"]))
     hold_threshold = threshold()
@@ -156,7 +156,7 @@ class ArticlePageSchema(Schema):
 
 class ArticlePatchSchema(ChangeSchema):
     is_open = JsonBool()
-    title = fields.Str(allow_none=True, validate=validate.Length(max=300))
+    title = fields.Str(allow_none=True, validate=[validate.Length(max=300), not_blank])
     url = fields.Url(allow_none=True, validate=validate.Length(max=2048),
                      schemes={"http", "https"}, metadata={
                          "description": "the article's page (a first comment's article_url "

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
 from service.domain.errors import DomainError
+from service.domain.rendering import has_visible
 from service.models import Article
 
 # Ids in a cursor go into SQL as integers: past 64 bits the driver overflows (a 500).
@@ -25,11 +27,27 @@ class ArticleKey(fields.Str):
     otherwise "   " passes ``Length(1, ...)`` and becomes the unreadable key ""."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("validate", validate.Length(1, ARTICLE_KEY_MAX))
+        kwargs.setdefault("validate", [validate.Length(1, ARTICLE_KEY_MAX), _readable_key])
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+def not_blank(value: str) -> None:
+    """Names and titles are shown to people: spaces or zero-width characters alone are
+    refused (send null where a field may be cleared)."""
+    if not has_visible(value):
+        raise ValidationError("Nothing visible in it.")
+
+
+def _readable_key(key: str) -> None:
+    """A key becomes a stored article an admin must find again: a line break or a key of
+    zero-width characters would make one nobody can type or see."""
+    if any(unicodedata.category(ch) == "Cc" for ch in key):
+        raise ValidationError("No control characters (line breaks, tabs).")
+    if not has_visible(key):
+        raise ValidationError("Nothing visible in it.")
 
 
 class RequestedArticleKey(fields.Str):

@@ -815,7 +815,8 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
                          ("flag_threshold", 2.5), ("close_after_days", "7"),
                          ("hide_flagged", "no"), ("hide_flagged", 1),
                          ("auto_create_articles", "on"),
-                         ("hold_threshold", "0.5"), ("reject_threshold", True)):
+                         ("hold_threshold", "0.5"), ("reject_threshold", True),
+                         ("name", "   ")):
         answer = client.patch("/api/v1/admin/sites/cased", headers=operator,
                               json={field: value})
         assert (field, answer.status_code) == (field, 422)
@@ -882,6 +883,9 @@ def test_admin_sites_lists_keys_articles(client: FlaskClient, app: Flask,
     assert (fixed.get_json()["url"], fixed.get_json()["title"], fixed.get_json()["is_open"]) \
         == ("http://localhost:8000/news/to-close", "The real headline", True)
     assert client.patch(path, headers=admin, json={}).status_code == 422
+    blank = client.patch(path, headers=admin, json={"title": " \u200b "})
+    assert (blank.status_code, blank.get_json()["error"]["fields"]) == (
+        422, {"title": ["Nothing visible in it."]})
     assert client.patch(path, headers=admin, json={"url": "javascript:alert(1)"}).status_code \
         == 422
     closed = client.patch(path, headers=admin, json={"is_open": False})

@@ -291,6 +291,8 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], int, str]] = [
     ("blank glyphs and lone accents", {"article": "x", "body": "\u3164\u2800\u0301"}, 422,
      "body"),
     ("blank article", {"article": "   ", "body": "hi"}, 422, "article"),
+    ("invisible article", {"article": "\u200b\u2060", "body": "hi"}, 422, "article"),
+    ("article with a line break", {"article": "a\nb", "body": "hi"}, 422, "article"),
     ("missing article", {"body": "hello"}, 422, "article"),
     ("wrong types", {"article": 5, "author_name": [], "body": {}}, 422, "article"),
     ("unknown field", {"article": "x", "body": "hi", "admin": True}, 422, "admin"),
