@@ -24,7 +24,7 @@ from service.domain.rendering import clean_text, fingerprint
 from service.models import CommentStatus
 from workers.checks import Check, CommentContext, offline_checks
 from workers.checks.behaviour import MIN_WORDS_FOR_REPEATS
-from workers.pipeline import DUPLICATE_WINDOW, VELOCITY_WINDOW, run_checks
+from workers.pipeline import DUPLICATE_WINDOW, count_in_window, run_checks
 from workers.policy import Policy, Standing, decide, for_author
 
 REQUIRED_COLUMNS = ("id", "text", "label")
@@ -244,16 +244,16 @@ def evaluate(
     ``site_id`` puts every row on that site, for a site-specific check given in ``checks``
     (``training.moderator_loop`` measures a site's own model this way).
 
-    ``stream`` replays the rows as comments arriving on one site (``stream_order``): each
-    sees what the worker would know of the earlier ones (see ``_StreamState``). Without
+    ``stream`` replays the rows as comments arriving on one site (``_StreamState.order``):
+    each sees what the worker would know of the earlier ones (see ``_StreamState``). Without
     it every row is a first comment by a new author, the file's only one.
     """
     checks = tuple(offline_checks() if checks is None else checks)
     policy = policy or Policy()
     preflight(checks)
     n = len(data)
-    order = stream_order(data) if stream else list(range(n))
     state = _StreamState(data, policy) if stream else None
+    order = state.order() if state else list(range(n))
     scores: dict[str, np.ndarray] = {c.name: np.zeros(n) for c in checks}
     kinds = {c.name: c.kind for c in checks}
     statuses: list[CommentStatus | None] = [None] * n
@@ -306,13 +306,6 @@ def evaluate(
     )
 
 
-def stream_order(data: LabelledSet) -> list[int]:
-    """Rows by their ``date`` when every row has one, else as the file lists them."""
-    if data.times and all(t is not None for t in data.times):
-        return sorted(range(len(data)), key=lambda i: (data.times[i], i))
-    return list(range(len(data)))
-
-
 class _StreamState:
     """What the worker knows of earlier comments when it decides one, rebuilt offline.
 
@@ -335,6 +328,12 @@ class _StreamState:
         self.moved = 0
         self.repeats = 0  # rows the behaviour check sees as repeats (window, word minimum)
 
+    def order(self) -> list[int]:
+        """Rows by their ``date`` when every row has one, else as the file lists them."""
+        if self.timed:
+            return sorted(range(len(self.data)), key=lambda i: (self.data.times[i], i))
+        return list(range(len(self.data)))
+
     def context(self, i: int, site_id: str | None) -> CommentContext:
         data = self.data
         when = data.times[i] if self.timed else None
@@ -348,8 +347,8 @@ class _StreamState:
         recent = 0
         if author is not None and when is not None:
             times = self.recent.setdefault(author, [])
-            times.append(when)
-            recent = sum(1 for t in times if when - t <= VELOCITY_WINDOW)
+            times.append(when)  # in date order: the list stays sorted
+            recent = count_in_window(times, when)
         total = sum(per_article.values())
         if total and len(data.texts[i].split()) >= MIN_WORDS_FOR_REPEATS:
             self.repeats += 1

@@ -146,19 +146,18 @@ def _context(comment: Comment, site: Site, facts: _Facts) -> CommentContext:
         article_key=comment.article.key, parent_text=facts.parents.get(comment.parent_id or 0),
         signals=dict(comment.client_signals or {}), duplicates_elsewhere=elsewhere,
         duplicates_total=total,
-        author_recent=_in_window(facts.by_author.get(comment.author_id, []),
-                                 comment.created_at),
-        address_recent=(_in_window(facts.by_address.get((comment.site_id, comment.ip_hash), []),
-                                   comment.created_at) if comment.ip_hash else 0),
-        author_approved=comment.author.approved_count,
-        author_rejected=comment.author.rejected_count,
+        author_recent=count_in_window(facts.by_author.get(comment.author_id, []),
+                                      comment.created_at),
+        address_recent=(count_in_window(
+            facts.by_address.get((comment.site_id, comment.ip_hash), []), comment.created_at)
+            if comment.ip_hash else 0),
         user_ip=comment.ip_address, user_agent=comment.user_agent, referrer=comment.referrer,
         permalink=comment.article.url, is_reply=comment.parent_id is not None,
         **site_fields(site),
     )
 
 
-def _in_window(times: list[datetime], moment: datetime) -> int:
+def count_in_window(times: list[datetime], moment: datetime) -> int:
     """Comments in ``times`` (sorted) written in the velocity window up to ``moment``,
     the comment itself included."""
     return bisect_right(times, moment) - bisect_left(times, moment - VELOCITY_WINDOW)

@@ -16,8 +16,6 @@ def simulate(site: Site, text: str, parent_text: str | None, author: Author | No
     passes the moderator's own; remote providers are told it is a test (``is_test``)."""
     context = CommentContext(
         text=text, site_id=site.id, parent_text=parent_text,
-        author_approved=author.approved_count if author else 0,
-        author_rejected=author.rejected_count if author else 0,
         user_ip=user_ip, user_agent=user_agent,
         is_reply=parent_text is not None, is_test=True, **site_fields(site),
     )

@@ -46,8 +46,7 @@ def _readable_key(key: str) -> None:
     zero-width characters would make one nobody can type or see."""
     if any(unicodedata.category(ch) == "Cc" for ch in key):
         raise ValidationError("No control characters (line breaks, tabs).")
-    if not has_visible(key):
-        raise ValidationError("Nothing visible in it.")
+    not_blank(key)
 
 
 class RequestedArticleKey(fields.Str):

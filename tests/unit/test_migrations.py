@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask import Flask
 from flask_migrate import downgrade
 from flask_migrate import upgrade as alembic_upgrade
 from sqlalchemy import inspect
@@ -23,15 +24,20 @@ from tests.support import (
 )
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_upgrade_from_empty_matches_models_and_downgrades(backend: str, tmp_path: Path) -> None:
+def _empty_database_app(backend: str, tmp_path: Path) -> Flask:
+    """An app on an empty database of ``backend``, before any migration."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'm.db'}"
     else:
         require_service("PostgreSQL", postgres_available())
         url = postgres_database("warden_test_migrations")
         reset_postgres_schema(url)
-    app = create_app(make_settings(tmp_path, url))
+    return create_app(make_settings(tmp_path, url))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrade_from_empty_matches_models_and_downgrades(backend: str, tmp_path: Path) -> None:
+    app = _empty_database_app(backend, tmp_path)
     with app.app_context():
         alembic_upgrade()
         with db.engine.connect() as conn:
@@ -55,13 +61,7 @@ def test_hold_only_backfill_marks_the_stored_scores_that_only_held(
     from service.domain.submissions import ClientInfo, Submission, submit_comment
     from service.models import CheckResult, Site
 
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'm.db'}"
-    else:
-        require_service("PostgreSQL", postgres_available())
-        url = postgres_database("warden_test_migrations")
-        reset_postgres_schema(url)
-    app = create_app(make_settings(tmp_path, url))
+    app = _empty_database_app(backend, tmp_path)
     rows = [("profanity", 0.6, [], False), ("words", 0.6, ["suspect word"], False),
             ("words", 1.0, ["blocked word"], True),
             ("toxicity", 0.85, ["toxicity 0.95", "not corroborated by the profanity model "

@@ -30,8 +30,6 @@ class CommentContext:
     # Comments from the same author / hashed address in the velocity window.
     author_recent: int = 0
     address_recent: int = 0
-    author_approved: int = 0
-    author_rejected: int = 0
     # The site's own lists (admin API), compared after normalisation.
     blocked_words: tuple[str, ...] = ()
     suspect_words: tuple[str, ...] = ()
