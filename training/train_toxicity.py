@@ -13,6 +13,7 @@ import argparse
 import csv
 import datetime as dt
 import pathlib
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ if str(REPO) not in sys.path:
 from workers.checks.textmodel import Block, LinearTextModel, fit_linear_model  # noqa: E402
 
 NAME = "toxicity"
-VERSION = "tox-lr-2"
+VERSION = "tox-lr-3"
 JIGSAW_TRAIN = "toxicity_jigsaw_wiki_train.csv"
 JIGSAW_DEV = "toxicity_jigsaw_wiki_dev.csv"
 DAVIDSON = "toxicity_davidson_dev.csv"
@@ -42,6 +43,16 @@ DAVIDSON = "toxicity_davidson_dev.csv"
 #: Held out: Jigsaw dev ROC-AUC 0.947 -> 0.950, recall at precision 0.8 0.603 -> 0.634
 #: (training/README.md); the Davidson split's ranking stays (0.969).
 DAVIDSON_SOURCE = 1
+#: Talk-page comments are long, and the short ones are mostly abuse ("fuck off"), so tox-lr-2
+#: learnt that a short comment leans toxic: "what a goal" 0.60, "I hate Mondays" 0.88 and
+#: "Oh crap I missed the match" 0.82 against a reject point of 0.41. tox-lr-3 adds up to
+#: FRAGMENTS_PER_COMMENT sentences of 2-12 words from each *clean* Jigsaw comment as clean
+#: examples (a sentence of a clean comment is clean), so short text is judged by its words.
+#: Held out: clean sentences of the Jigsaw dev file above the reject point 3.9 % -> 1.1 %,
+#: Jigsaw dev ROC-AUC 0.950 -> 0.952 (training/README.md).
+FRAGMENTS_PER_COMMENT = 2
+FRAGMENT_WORDS = (2, 12)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 C = 30.0
 BLOCKS = [
     Block("word", "word", 2**18, (1, 2), sublinear_tf=True, use_idf=True),
@@ -90,6 +101,34 @@ def at_threshold(y: np.ndarray, p: np.ndarray, t: float) -> dict[str, float]:
     }
 
 
+def clean_fragments(texts: Sequence[str], labels: np.ndarray, seed: int,
+                    per_comment: int = FRAGMENTS_PER_COMMENT) -> list[str]:
+    """Short sentences of the clean comments, each once: clean examples of short text."""
+    rng = np.random.default_rng(seed)
+    lo, hi = FRAGMENT_WORDS
+    out: dict[str, None] = {}
+    for text, label in zip(texts, labels, strict=True):
+        if label:
+            continue
+        sentences = [s.strip() for s in _SENTENCE_END.split(text)]
+        sentences = [s for s in sentences if lo <= len(s.split()) <= hi
+                     and any(ch.isalpha() for ch in s)]
+        if not sentences:
+            continue
+        picked = rng.choice(len(sentences), size=min(per_comment, len(sentences)), replace=False)
+        for i in sorted(picked):
+            out[sentences[i]] = None
+    return list(out)
+
+
+def with_fragments(texts: list[str], y: np.ndarray, source: np.ndarray, jigsaw: list[str],
+                   jigsaw_y: np.ndarray, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The training rows plus the clean fragments of the Jigsaw comments among them."""
+    fragments = clean_fragments(jigsaw, jigsaw_y, seed)
+    return (texts + fragments, np.concatenate([y, np.zeros(len(fragments), dtype=int)]),
+            np.concatenate([source, np.zeros(len(fragments), dtype=int)]))
+
+
 def fit(
     texts: Sequence[str],
     y: np.ndarray,
@@ -113,12 +152,12 @@ def davidson_split(
 def heldout_training_set(
     data_dir: pathlib.Path, seed: int
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Jigsaw train + 70 % of Davidson: what the held-out model learns from (texts, labels,
-    source per row)."""
+    """Jigsaw train (with its clean fragments) + 70 % of Davidson: what the held-out model
+    learns from (texts, labels, source per row)."""
     jt, jy = load_csv(data_dir / JIGSAW_TRAIN, "toxic")
     dtr, _dte, dytr, _dyte = davidson_split(data_dir, seed)
     source = np.concatenate([np.zeros(len(jt), dtype=int), np.full(len(dtr), DAVIDSON_SOURCE)])
-    return jt + dtr, np.concatenate([jy, dytr]), source
+    return with_fragments(jt + dtr, np.concatenate([jy, dytr]), source, jt, jy, seed)
 
 
 def evaluate(data_dir: pathlib.Path, seed: int, compare_profanity: bool = True) -> dict[str, Any]:
@@ -153,12 +192,21 @@ def evaluate(data_dir: pathlib.Path, seed: int, compare_profanity: bool = True) 
             "at_reject": at_threshold(dyte, pd, t_rej),
         },
     }
+    # Short clean text, unseen: sentences of the dev file's clean comments (another seed).
+    dev_fragments = clean_fragments(jd, jdy, seed + 1)
+    pf = model.score(dev_fragments)
+    report["jigsaw_dev_clean_sentences"] = {
+        "n": len(dev_fragments),
+        "above_review": round(float((pf >= t_f1).mean()), 4),
+        "above_reject": round(float((pf >= t_rej).mean()), 4),
+    }
     print(f"  jigsaw_dev    ROC-AUC {report['jigsaw_dev']['roc_auc']:.4f}")
     for k in ("at_review", "at_reject", "at_0.5"):
         print(f"     {k:10s} {report['jigsaw_dev'][k]}")
     print(f"  davidson 30%  ROC-AUC {report['davidson_split']['roc_auc']:.4f}")
     for k in ("at_review", "at_reject"):
         print(f"     {k:10s} {report['davidson_split'][k]}")
+    print(f"  jigsaw dev clean sentences {report['jigsaw_dev_clean_sentences']}")
     if compare_profanity:
         report["profanity_check"] = compare_with_profanity_check(jd, jdy, pj, dte, dyte, pd)
     return report
@@ -193,14 +241,17 @@ def write_heldout_model(
 ) -> int:
     """Save the evaluation model itself, for measuring the pipeline on unseen rows."""
     texts, y, source = heldout_training_set(data_dir, seed)
-    n_jigsaw = len(load_csv(data_dir / JIGSAW_TRAIN, "toxic")[0])
+    jt, jy = load_csv(data_dir / JIGSAW_TRAIN, "toxic")
+    n_jigsaw = len(jt)
+    n_fragments = len(clean_fragments(jt, jy, seed))
     meta = {
         "name": NAME,
         "version": f"{VERSION}-heldout",
         "positive_class": "toxic",
         "trained_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "data_files": {JIGSAW_TRAIN: n_jigsaw,
-                       f"{DAVIDSON} (70% split, seed {seed})": len(texts) - n_jigsaw},
+                       f"{DAVIDSON} (70% split, seed {seed})": len(texts) - n_jigsaw - n_fragments,
+                       "clean sentences of the Jigsaw comments": n_fragments},
         "source_indicators": SOURCE_NOTE,
         "estimator": f"LogisticRegression(C={C}, solver=liblinear, L2)",
         "heldout_metrics": report,
@@ -250,12 +301,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels: list[np.ndarray] = []
     sources: list[np.ndarray] = []
     counts: dict[str, int] = {}
+    jigsaw_texts: list[str] = []
+    jigsaw_labels: list[np.ndarray] = []
     for f in files:
         t, y = load_csv(args.data_dir / f, "toxic")
         texts += t
         labels.append(y)
         sources.append(np.full(len(t), DAVIDSON_SOURCE if f == DAVIDSON else 0))
         counts[f] = len(t)
+        if f != DAVIDSON:
+            jigsaw_texts += t
+            jigsaw_labels.append(y)
+    texts, y_all, source_all = with_fragments(
+        texts, np.concatenate(labels), np.concatenate(sources), jigsaw_texts,
+        np.concatenate(jigsaw_labels), args.seed)
+    counts["clean sentences of the Jigsaw comments"] = len(texts) - sum(counts.values())
     print(f"[train] final model on {counts} (total {len(texts)})")
     jd_rep = report["jigsaw_dev"]
     meta = {
@@ -276,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     t0 = time.perf_counter()
-    model = fit(texts, np.concatenate(labels), np.concatenate(sources), args.seed, meta)
+    model = fit(texts, y_all, source_all, args.seed, meta)
     print(f"[train] fitted in {time.perf_counter() - t0:.1f}s")
     s = model.score([SANITY_CLEAN, SANITY_TOXIC])
     print(f"[sanity] clean={s[0]:.3f} toxic={s[1]:.3f}")

@@ -259,3 +259,32 @@ def test_toxicity_does_not_reject_swearing_aimed_at_nobody(text: str, rejected: 
     if not rejected:
         assert verdict.score >= HOLD_POINT  # a human looks at it
         assert any("swearing aimed at nobody" in r for r in verdict.reasons), verdict.reasons
+
+
+# Short comments a news or sports section gets. The talk-page training data has few short
+# clean comments, so tox-lr-2 scored short text as toxic ("what a goal" 0.60 against a
+# reject point of 0.41): these were held or rejected at the defaults (new-user trial).
+SHORT_HARMLESS_APPROVED = ["what a goal", "What a game last night!", "Crazy weather today",
+                           "Nice one", "Great save by the keeper", "Congrats to the team"]
+# Swearing as emphasis: a human may look, the comment is not rejected.
+SHORT_SWEARING_HELD = ["Holy shit, what a goal.", "Oh crap I missed the match",
+                       "Bloody hell, brilliant goal"]
+SHORT_ABUSE_REJECTED = ["you are an idiot", "shut up moron", "fuck off and die",
+                        "you stupid bitch", "your mother is a whore", "all of you are scum"]
+
+
+def _decisions(texts: list[str]) -> list[str]:
+    from workers.checks import offline_checks
+    from workers.pipeline import run_checks
+    from workers.policy import Policy, Standing, decide
+
+    outcomes = run_checks(offline_checks(), [CommentContext(text=t) for t in texts])
+    return [str(decide(o.verdicts, Policy(), Standing(), o.failed).status) for o in outcomes]
+
+
+def test_short_comments_are_judged_by_their_words_not_their_length() -> None:
+    texts = SHORT_HARMLESS_APPROVED + SHORT_SWEARING_HELD + SHORT_ABUSE_REJECTED
+    expected = (["approved"] * len(SHORT_HARMLESS_APPROVED) + ["held"] * len(SHORT_SWEARING_HELD)
+                + ["rejected"] * len(SHORT_ABUSE_REJECTED))
+    assert dict(zip(texts, _decisions(texts), strict=True)) == dict(
+        zip(texts, expected, strict=True))

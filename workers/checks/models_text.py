@@ -87,10 +87,10 @@ class ToxicityCheck(TextModelCheck):
     override_env = "WARDEN_TOXICITY_MODEL"
     label = "toxicity"
     # Held-out Jigsaw dev: review = best F1; reject = precision >= 0.8 (training/README.md).
-    # tox-lr-2's probabilities sit lower than tox-lr-1's (0.43 / 0.55): its Davidson
-    # indicator, not the words, carries the tweets' 83 % toxic base rate.
-    review_at = 0.34
-    reject_at = 0.41
+    # tox-lr-3's probabilities sit lower than tox-lr-2's (0.34 / 0.41): its clean sentences
+    # pull short text down, so the held-out precision-0.8 point moves with them.
+    review_at = 0.15
+    reject_at = 0.22
     # The model learnt from talk pages and tweets that short, informal comments lean toxic
     # ("i am a big fan of you and i love you" scores 0.91). A rejection silences a reader,
     # so it needs a second opinion: alt-profanity-check (trained on far more data) must give
@@ -149,11 +149,13 @@ class ToxicityCheck(TextModelCheck):
 
 
 # Expletives used as emphasis ("holy shit", "what the fuck", "fucking love it", "this shit
-# never gets old"). Not the verb ("fuck muslims" is aimed at someone), not a bare "shit" or
-# "hell" ("X are shit", "burn in hell"), not insults ("shithead", "motherfucker"), no slurs.
+# never gets old", "oh crap", "bloody hell"). Not the verb ("fuck muslims" is aimed at
+# someone), not a bare "shit" or "hell" ("X are shit", "burn in hell"), not insults
+# ("shithead", "motherfucker"), no slurs.
 _EXPLETIVE = re.compile(
     r"\b(?:f+u+c*k+i+n+g?|fuckin'?"
-    r"|(?:holy|the|what\s+the|wat\s+da|this|that)\s+(?:shit+|fuck+|hell|crap+)"
+    r"|(?:holy|the|what\s+the|wat\s+da|this|that|oh)\s+(?:shit+|fuck+|hell|crap+)"
+    r"|bloody\s+hell"
     r"|damn+|dammit|goddamn|wtf|omfg)\b",
     re.IGNORECASE)
 # Someone is addressed: the swearing may be aimed at them ("fucking idiot, you").
