@@ -96,6 +96,8 @@ def transition(
     batch.add(comment, delta if thread_changed else None, approved, rejected)
 
     now = utcnow()
+    if target == S.DELETED:
+        comment.deleted_from = current
     comment.status = target
     comment.status_reason = reason
     # Back to pending (an author's edit) is no decision: the old one's time must not stay.
@@ -186,7 +188,12 @@ def record_creation(session: Session, comment: CommentFacts, article: ArticleFac
 
 
 def _author_deltas(current: CommentStatus, target: CommentStatus) -> tuple[int, int]:
+    """Changes to the author's tallies. A rejection stays in the tally when the comment is
+    deleted (by its author, or an erasure): a spammer must not clear a suspect history by
+    deleting what was rejected. A moderator who approves it instead does take it out."""
     approved = (target == S.APPROVED) - (current == S.APPROVED)
+    if target == S.DELETED:
+        return approved, 0
     rejected = (target in _REJECTED_LIKE) - (current in _REJECTED_LIKE)
     return approved, rejected
 

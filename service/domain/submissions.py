@@ -290,7 +290,8 @@ _SHARED_PARAMS = {"c_site_id": "site_id", "a_site_id": "site_id", "e_site_id": "
                   "c_enqueued_at": "now", "u_created_at": "now", "c_id": "comment_id",
                   "c_root_id": "comment_id", "c_author_id": "author_id", "u_id": "author_id"}
 _CONSTANT_PARAMS: dict[str, Any] = {
-    "c_parent_id": None, "c_depth": 0, "c_status_reason": None, "c_idempotency_key": None,
+    "c_parent_id": None, "c_depth": 0, "c_status_reason": None, "c_deleted_from": None,
+    "c_idempotency_key": None,
     "c_decided_at": None, "c_checked_at": None, "c_moderation_attempts": 0,
     "c_lease_until": None, "c_flag_count": 0, "c_flagged_at": None, "a_from_status": None,
     "a_reason": None, "e_dispatched_at": None, "u_approved_count": 0, "u_rejected_count": 0}
@@ -554,6 +555,7 @@ def _comment_values(site: Site | SitePolicy, article: StoredArticle, parent: Row
         "fingerprint": text.fingerprint,
         "status": CommentStatus.PENDING,
         "status_reason": None,
+        "deleted_from": None,
         "ip_hash": client.ip_hash,
         "ip_address": (client.ip_address or "")[:45] or None,
         "user_agent": (client.user_agent or "")[:300] or None,

@@ -34,6 +34,8 @@ class Author(Base):
     ban_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     approved_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Rejected or spam, including comments deleted since (``Comment.deleted_from``): the
+    # history that lowers an author's thresholds must not be wiped by deleting them.
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

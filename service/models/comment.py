@@ -87,6 +87,11 @@ class Comment(Base):
         default=CommentStatus.PENDING,
     )
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The status a deleted comment had: a rejected comment its author deletes still counts
+    # in the author's history (``Author.rejected_count``), or deleting it would wipe it.
+    deleted_from: Mapped[CommentStatus | None] = mapped_column(
+        Enum(CommentStatus, name="comment_status", values_callable=enum_values),
+        nullable=True)
     ip_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # The plain address, kept only while Akismet is enabled (it needs user_ip, also for

@@ -30,6 +30,7 @@ from service.models import (
 )
 from tests.api.conftest import auth
 from tests.api.test_public import decide_all, submit
+from tests.fault.checks import assert_counts_match_recount
 
 pytestmark = pytest.mark.usefixtures("demo_site")
 
@@ -730,6 +731,39 @@ def test_an_authors_history_moves_the_thresholds(client: FlaskClient, app: Flask
     shown = client.get(f"/api/v1/moderation/comments/{asks[1]['id']}",
                        headers=auth(keys["mod"])).get_json()["checks"]
     assert {c["name"]: c["may_reject"] for c in shown}["words"] is False
+
+
+def test_deleting_rejected_comments_does_not_clear_the_authors_history(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """A spammer whose comment was rejected deletes it within the edit window, then pitches
+    again: the rejection still lowers their thresholds. It was a recount of the comments
+    rejected now, so deleting them came back as a clean history."""
+    admin = auth(keys["admin"])
+    client.put("/api/v1/admin/sites/demo/lists", headers=admin,
+               json={"blocked_words": ["grapefruit"]})
+    client.patch("/api/v1/admin/sites/demo", headers=admin,
+                 json={"hold_threshold": 0.5, "reject_threshold": 0.65})
+    offender = submit(client, body="Grapefruit to the lot of you.").get_json()
+    token = {"X-Author-Token": offender["author_token"]}
+    decide_all(app)
+    assert client.get(f"/api/v1/comments/{offender['id']}", headers=token
+                      ).get_json()["status"] == "rejected"
+    assert client.delete(f"/api/v1/comments/{offender['id']}", headers=token).status_code == 204
+    pitch = submit(client, body="Visit my website for more on the council budget story.",
+                   headers=token).get_json()
+    decide_all(app)
+    with app.app_context():
+        deleted = db.session.get(Comment, offender["id"])
+        assert deleted is not None
+        assert (deleted.status, deleted.deleted_from) == (CommentStatus.DELETED,
+                                                          CommentStatus.REJECTED)
+        # The deleted rejection and the new spam.
+        assert deleted.author.rejected_count == 2
+        again = db.session.get(Comment, pitch["id"])
+        assert again is not None
+        assert again.status == CommentStatus.SPAM, again.status_reason
+        assert "thresholds lowered from 0.50 / 0.65" in (again.status_reason or "")
+    assert_counts_match_recount(app)
 
 
 def test_edit_and_delete_own_comment(client: FlaskClient, app: Flask,

@@ -87,3 +87,54 @@ def test_hold_only_backfill_marks_the_stored_scores_that_only_held(
         assert [tuple(m) for m in marked] == [(n, s, ok) for n, s, _, ok in rows]
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_deleted_from_backfill_keeps_deleted_rejections_in_the_authors_history(
+        backend: str, tmp_path: Path) -> None:
+    """0013: a comment rejected, then deleted by its author before it existed, gets the
+    status it had from the audit trail, and the author's tally counts it again."""
+    from sqlalchemy import select
+
+    from service.domain.lifecycle import Actor, transition
+    from service.domain.sites import ensure_demo_site
+    from service.domain.submissions import ClientInfo, Submission, submit_comment
+    from service.models import Author, Comment, CommentStatus, Site
+
+    app = _empty_database_app(backend, tmp_path)
+    with app.app_context():
+        alembic_upgrade()
+        session = db.session()
+        ensure_demo_site(session)
+        site = session.get(Site, "demo")
+        ids = [submit_comment(session, site, Submission(article="m", body=f"Stored {i}."),
+                              ClientInfo(), max_depth=5, max_body_chars=5000).id
+               for i in range(3)]
+        session.commit()
+        comments = [session.get(Comment, i) for i in ids]
+        transition(session, comments[0], CommentStatus.SPAM, Actor.system())
+        transition(session, comments[1], CommentStatus.APPROVED, Actor.system())
+        transition(session, comments[2], CommentStatus.REJECTED, Actor.system())
+        session.commit()
+        for comment in comments[:2]:
+            transition(session, comment, CommentStatus.DELETED, Actor("author", "1"))
+        session.commit()
+
+        def tallies() -> list[tuple[int, int]]:
+            rows = db.session.execute(select(Author.id, Author.rejected_count)
+                                      .order_by(Author.id)).all()
+            db.session.remove()  # no snapshot held across the migrations
+            return [tuple(row) for row in rows]
+
+        before = tallies()
+        assert sum(count for _, count in before) == 2
+        downgrade(revision="0012")  # the old definition: rejected or spam now
+        assert sum(count for _, count in tallies()) == 1
+        alembic_upgrade()
+        assert tallies() == before
+        assert sum(count for _, count in tallies()) == 2
+        assert db.session.execute(select(Comment.id, Comment.deleted_from)
+                                  .order_by(Comment.id)).all() == [
+            (ids[0], CommentStatus.SPAM), (ids[1], CommentStatus.APPROVED), (ids[2], None)]
+        db.session.remove()
+        db.engine.dispose()
