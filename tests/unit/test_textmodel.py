@@ -269,6 +269,8 @@ SHORT_HARMLESS_APPROVED = ["what a goal", "What a game last night!", "Crazy weat
 # Swearing as emphasis: a human may look, the comment is not rejected.
 SHORT_SWEARING_HELD = ["Holy shit, what a goal.", "Oh crap I missed the match",
                        "Bloody hell, brilliant goal"]
+# Threats and wishes of harm the model does not see (workers/checks/threats.py): held.
+SHORT_THREATS_HELD = ["kys", "drop dead", "go back to your country"]
 SHORT_ABUSE_REJECTED = ["you are an idiot", "shut up moron", "fuck off and die",
                         "you stupid bitch", "your mother is a whore", "all of you are scum"]
 
@@ -283,8 +285,9 @@ def _decisions(texts: list[str]) -> list[str]:
 
 
 def test_short_comments_are_judged_by_their_words_not_their_length() -> None:
-    texts = SHORT_HARMLESS_APPROVED + SHORT_SWEARING_HELD + SHORT_ABUSE_REJECTED
-    expected = (["approved"] * len(SHORT_HARMLESS_APPROVED) + ["held"] * len(SHORT_SWEARING_HELD)
+    held = SHORT_SWEARING_HELD + SHORT_THREATS_HELD
+    texts = SHORT_HARMLESS_APPROVED + held + SHORT_ABUSE_REJECTED
+    expected = (["approved"] * len(SHORT_HARMLESS_APPROVED) + ["held"] * len(held)
                 + ["rejected"] * len(SHORT_ABUSE_REJECTED))
     assert dict(zip(texts, _decisions(texts), strict=True)) == dict(
         zip(texts, expected, strict=True))

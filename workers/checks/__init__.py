@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 #: Every check's name, local and remote: the web process filters queues by them without
 #: importing the checks (their models' libraries cost each web worker about 60 MB).
-CHECK_NAMES = ("toxicity", "profanity", "spam_text", "links", "bait", "behaviour", "words",
-               "site_spam", "akismet", "perspective")
+CHECK_NAMES = ("toxicity", "profanity", "threats", "spam_text", "links", "bait", "behaviour",
+               "words", "site_spam", "akismet", "perspective")
 
 
 @lru_cache(maxsize=1)
@@ -31,10 +31,12 @@ def local_checks() -> tuple[Check, ...]:
     from workers.checks.models_text import SpamTextCheck, ToxicityCheck
     from workers.checks.profanity import ProfanityCheck
     from workers.checks.site_spam import SiteSpamCheck
+    from workers.checks.threats import ThreatsCheck
     from workers.checks.words import WordsCheck
 
-    checks: list[Check] = [ToxicityCheck(), ProfanityCheck(), SpamTextCheck(), LinksCheck(),
-                           BaitCheck(), BehaviourCheck(), WordsCheck(), SiteSpamCheck()]
+    checks: list[Check] = [ToxicityCheck(), ProfanityCheck(), ThreatsCheck(), SpamTextCheck(),
+                           LinksCheck(), BaitCheck(), BehaviourCheck(), WordsCheck(),
+                           SiteSpamCheck()]
     return tuple(checks)
 
 
