@@ -162,10 +162,24 @@ def _to_set(p: Path, rows: list[dict[str, Any]]) -> LabelledSet:
         texts.append(str(r["text"]))
         parent = r.get("parent")
         parents.append(str(parent) if parent else None)
+    blank = [i for i, text in enumerate(texts) if not text.strip()]
+    if blank:
+        raise EvaluationError(
+            f"{p}: {len(blank)} row(s) without text (first at data row {blank[0] + 1}); the "
+            "service refuses blank comments (422), so they cannot be evaluated: remove them")
+    times = []
+    for i, r in enumerate(rows):
+        cell = (r.get("date") or "").strip()
+        moment = _instant(cell)
+        if cell and moment is None:
+            raise EvaluationError(
+                f"{p}: data row {i + 1}: date {cell[:40]!r} is not ISO 8601 (e.g. "
+                "2015-05-29T02:26:10Z); leave it empty to replay that file in file order")
+        times.append(moment)
     y = np.array([lab == positive for lab in labels], dtype=np.int8)
     return LabelledSet(str(p), task, ids, texts, parents, y,
                        authors=[(r.get("author") or "").strip() or None for r in rows],
-                       times=[_instant(r.get("date")) for r in rows],
+                       times=times,
                        articles=[(r.get("article") or "").strip() or None for r in rows])
 
 

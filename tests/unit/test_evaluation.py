@@ -128,6 +128,9 @@ def test_parent_column_is_passed_as_context(tmp_path: Path) -> None:
     (b"id,text,label\n1,hi,spam\n2,yo,toxic\n", "mixes spam/ham and toxic/clean"),
     (b"id,text,label\n1,caf\xe9,spam\n", "not UTF-8"),
     (b"id,text,label\n1,\"unterminated,spam\n", "unknown label"),
+    (b"id,text,label\n1,hi,spam\n2,  ,ham\n", "1 row(s) without text (first at data row 2)"),
+    (b"id,text,label,date\n1,hi,spam,2015-05-29\n2,yo,ham,29/05/2015\n",
+     "data row 2: date '29/05/2015' is not ISO 8601"),
 ])
 def test_bad_files_get_one_clear_error(tmp_path: Path, content: bytes | None,
                                        message: str) -> None:
