@@ -1,6 +1,8 @@
 """Refuse JSON that parses in Python but is not usable: NaN/Infinity, absurd nesting, numbers
-too long to convert, and lone surrogates (``"\ud800"`` is valid JSON but not text:
-PostgreSQL cannot store it).
+too long to convert, duplicate keys (``{"body": "ok", "body": "..."}`` means whichever one
+a parser keeps: a proxy that read the first would disagree with the service, which would
+store the last), and lone surrogates (``"\ud800"`` is valid JSON but not text: PostgreSQL
+cannot store it).
 
 The body has already passed the size limit, so checking it here costs one parse of at
 most ``WARDEN_MAX_REQUEST_BYTES``.
@@ -53,6 +55,17 @@ def _parse_float(text: str) -> float:
     return value
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BadJson(f"key {key[:40]!r} appears more than once in a JSON object")
+            seen.add(key)
+    return obj
+
+
 def check_json(data: bytes) -> None:
     """Raise BadJson for a body that parses but is not usable. Malformed JSON passes: the
     schema layer parses the body again and answers 400 "not valid JSON"; so whatever makes
@@ -62,7 +75,7 @@ def check_json(data: bytes) -> None:
         return
     try:
         doc = json.loads(data, parse_constant=_refuse_constant, parse_int=_parse_int,
-                         parse_float=_parse_float)
+                         parse_float=_parse_float, object_pairs_hook=_object)
     except BadJson:
         raise
     except RecursionError:

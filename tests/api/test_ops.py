@@ -133,6 +133,21 @@ def test_undecodable_query_bytes_are_replaced_not_fatal(client: FlaskClient) -> 
     assert len(response.get_json()["counts"]) == 1
 
 
+def test_duplicate_json_keys_are_refused(client: FlaskClient, app: Flask) -> None:
+    """Which "body" counts would be up to the parser: refused, nothing stored."""
+    before = row_counts(app)
+    response = client.post(SUBMIT, data=b'{"article": "a", "body": "Fine words.", '
+                           b'"author_name": "A", "body": "Other words."}',
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == (
+        "The request body is not usable: key 'body' appears more than once in a JSON object.")
+    assert row_counts(app) == before
+    nested = client.post(SUBMIT, data=b'{"article": "a", "body": "Fine words.", '
+                         b'"client": {"t": 1, "t": 2}}', content_type="application/json")
+    assert nested.status_code == 400
+
+
 def test_nul_in_json_text_is_refused(client: FlaskClient, app: Flask) -> None:
     before = row_counts(app)
     response = client.post(SUBMIT, json={"article": "a\x00b", "body": "hi"})
