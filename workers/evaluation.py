@@ -54,6 +54,8 @@ class LabelledSet:
     authors: list[str | None] = field(default_factory=list)
     times: list[datetime | None] = field(default_factory=list)
     articles: list[str | None] = field(default_factory=list)
+    #: The first ``date`` cell that is not ISO 8601 (data row, text): ``--stream`` refuses it.
+    bad_date: tuple[int, str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -168,18 +170,17 @@ def _to_set(p: Path, rows: list[dict[str, Any]]) -> LabelledSet:
             f"{p}: {len(blank)} row(s) without text (first at data row {blank[0] + 1}); the "
             "service refuses blank comments (422), so they cannot be evaluated: remove them")
     times = []
+    bad_date: tuple[int, str] | None = None
     for i, r in enumerate(rows):
         cell = (r.get("date") or "").strip()
         moment = _instant(cell)
-        if cell and moment is None:
-            raise EvaluationError(
-                f"{p}: data row {i + 1}: date {cell[:40]!r} is not ISO 8601 (e.g. "
-                "2015-05-29T02:26:10Z); leave it empty to replay that file in file order")
+        if cell and moment is None and bad_date is None:
+            bad_date = (i + 1, cell[:40])
         times.append(moment)
     y = np.array([lab == positive for lab in labels], dtype=np.int8)
     return LabelledSet(str(p), task, ids, texts, parents, y,
                        authors=[(r.get("author") or "").strip() or None for r in rows],
-                       times=times,
+                       times=times, bad_date=bad_date,
                        articles=[(r.get("article") or "").strip() or None for r in rows])
 
 
@@ -333,6 +334,12 @@ class _StreamState:
     """
 
     def __init__(self, data: LabelledSet, policy: Policy) -> None:
+        if data.bad_date is not None:
+            row, cell = data.bad_date
+            raise EvaluationError(
+                f"{data.path}: data row {row}: date {cell!r} is not ISO 8601 (e.g. "
+                "2015-05-29T02:26:10Z); --stream orders by it: fix it, or leave it empty to "
+                "replay the file in file order")
         self.data = data
         self.policy = policy
         self.timed = bool(data.times) and all(t is not None for t in data.times)

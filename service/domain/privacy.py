@@ -103,6 +103,13 @@ def erase_author(session: Session, author: Author, actor: Actor, *,
             transition(session, comment, CommentStatus.DELETED, actor, ERASED_REASON)
         has_replies = session.scalar(select(exists().where(reply.parent_id == comment.id)))
         if remove_unreplied and not has_replies:
+            if comment.deleted_from in (CommentStatus.REJECTED, CommentStatus.SPAM):
+                # A deletion keeps a rejection in the author's tally (lifecycle), because
+                # the row keeps it too; with the row gone, so goes the rejection.
+                session.execute(update(Author).where(Author.id == author.id)
+                                .values(rejected_count=Author.rejected_count - 1)
+                                .execution_options(synchronize_session=False))
+                session.expire(author, ["rejected_count"])
             session.delete(comment)
             removed += 1
             continue

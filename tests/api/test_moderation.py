@@ -1008,6 +1008,9 @@ def test_author_export_and_erase(client: FlaskClient, app: Flask, keys: dict[str
     assert client.post(f"/api/v1/comments/{mine['id']}/flags", json={
         "reason": "other", "note": f"it says: {CLEAN[:30]}"}).status_code == 201
     erased = client.post(f"{base}/erase", headers=admin, json={"remove_unreplied": True})
+    # The rejected comment's row is gone, and its rejection with it: the tallies stay a
+    # recount of the rows.
+    assert_counts_match_recount(app)
     # created + approved for each comment, the rejection, author.trusted and author.banned.
     assert erased.get_json() == {"changed": True, "placeholders": 1, "removed": 1,
                                  "labels": 1, "events_scrubbed": 7}

@@ -129,8 +129,6 @@ def test_parent_column_is_passed_as_context(tmp_path: Path) -> None:
     (b"id,text,label\n1,caf\xe9,spam\n", "not UTF-8"),
     (b"id,text,label\n1,\"unterminated,spam\n", "unknown label"),
     (b"id,text,label\n1,hi,spam\n2,  ,ham\n", "1 row(s) without text (first at data row 2)"),
-    (b"id,text,label,date\n1,hi,spam,2015-05-29\n2,yo,ham,29/05/2015\n",
-     "data row 2: date '29/05/2015' is not ISO 8601"),
 ])
 def test_bad_files_get_one_clear_error(tmp_path: Path, content: bytes | None,
                                        message: str) -> None:
@@ -141,6 +139,17 @@ def test_bad_files_get_one_clear_error(tmp_path: Path, content: bytes | None,
         load_labelled_csv(path)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_stream_refuses_dates_that_are_not_iso_8601(tmp_path: Path) -> None:
+    """Silently falling back to file order would replay another history; without
+    --stream the dates are not read, so the file evaluates."""
+    path = tmp_path / "dates.csv"
+    path.write_bytes(b"id,text,label,date\n1,hi,spam,2015-05-29\n2,yo,ham,29/05/2015\n")
+    data = load_labelled_csv(path)
+    assert evaluate(data, [KeywordCheck()]).n == 2
+    with pytest.raises(EvaluationError, match="data row 2: date '29/05/2015' is not ISO 8601"):
+        evaluate(data, [KeywordCheck()], stream=True)
 
 
 def test_labels_tolerate_case_space_and_bom(tmp_path: Path) -> None:

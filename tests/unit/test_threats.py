@@ -37,7 +37,17 @@ THREATS = [
     ("I know where you live.", THREATENS),
     ("You're dead.", THREATENS),
     ("go back to your country", GO_BACK),
-    ("They should go back where they came from", GO_BACK),
+    ("Go back where you came from", GO_BACK),
+    # Found by a review: a conditional's negation is not the threat's; disguises the
+    # anchors must see through (digits, stretched letters, double spaces).
+    ("If you don't stop I'll find you and kill you", THREATENS),
+    ("Don't test me, I will hurt you", THREATENS),
+    ("If you don't like it go back to your country", GO_BACK),
+    ("killll yourself", INCITES_SELF_HARM),
+    ("kiiiill yourself", INCITES_SELF_HARM),
+    ("I hope you d1e", WISHES_HARM),
+    ("I will sh00t you", THREATENS),
+    ("go  back to your country", GO_BACK),
 ]
 
 HARMLESS = [
@@ -59,6 +69,27 @@ HARMLESS = [
     "The suspect is charged with threatening to kill his neighbour.",
     "What a goal, that keeper is dead on his feet",
     "I hope you enjoy the match as much as I did",
+    # Found by a review (each was held by the first version).
+    "Air pollution makes you ill and can kill you.",
+    "Being mentally ill will not hurt you in the interview.",
+    "I will never hurt you",
+    "I want to know if the vaccine will hurt you",
+    "I'll tell you what will kill you: the prices",
+    "Option 1 will hurt you more",
+    "I'll shoot you a quick email",
+    "I'll shoot you the link",
+    "Take the pressure off yourself",
+    "That will kill your self-esteem",
+    "You'll kill yourself laughing at this",
+    "Three people die in a fire in Leeds",
+    "He would rather die in a ditch than ask for an extension",
+    "Catch cancer early and it is treatable.",
+    "Charities: get cancer support near you",
+    "Anyone can find out where you live from that leak",
+    "Many refugees just want to go back to where they came from",
+    "Divers pulled a man who tried to jump off a bridge from the river",
+    "I hope you all burn calories at the new gym",
+    "I hope you get shot of that old car",
 ]
 
 

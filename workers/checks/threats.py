@@ -25,9 +25,13 @@ from workers.checks.normalize import CONFUSABLES
 #: At or above every hold threshold a site can set short of 1 (hold-only: never rejects).
 SCORE = 0.9
 _YOU = r"(?:you|u|ya|ye|yall|y'all)"
-_YOURSELF = r"(?:your\s*self|urself|yourselves|ya\s*self|yo\s*self)"
-_I_WILL = (r"\bi\s*(?:'ll|ll|\s+will|\s+shall|'m\s+going\s+to|m\s+going\s+to|\s+am\s+going\s+to"
-           r"|'m\s+gonna|m\s+gonna|\s+am\s+gonna|\s+gonna|'d\s+love\s+to|\s+want\s+to)")
+# "yourself", not "your self-esteem"; "kill yourself laughing" is praise.
+_YOURSELF = r"(?:your\s*self|urself|yourselves|ya\s*self|yo\s*self)\b(?!-)(?!\s+laughing)"
+# A real "I" ("ill" is a word: "pollution makes you ill and can kill you").
+_I_WILL = (r"\b(?:i'll|i\s+will|i\s+shall|i'm\s+going\s+to|im\s+going\s+to|i\s+am\s+going\s+to"
+           r"|i'm\s+gonna|im\s+gonna|i\s+am\s+gonna|i\s+gonna|i'd\s+love\s+to)")
+_CLAUSE_END = r"\s*(?:[.!?]|$)"
+_CLAUSE_START = r"(?:^|[.!?,;:])\s*"
 
 INCITES_SELF_HARM = "tells the reader to harm themselves"
 WISHES_HARM = "wishes death or harm on the reader"
@@ -36,108 +40,136 @@ GO_BACK = "tells someone to go back to their country"
 
 #: Words between "I hope" and "you die" that make it the opposite ("I pray none of you die").
 _NOT_IN_GAP = r"(?!(?:none|no|not|never|nobody)\b)"
-#: After "I will shoot you": an e-mail, not a bullet.
-_NOT_A_MESSAGE = r"(?!\s+(?:an?\s+)?(?:e-?mail|message|note|text|line|dm|pm|link|invite)\b)"
+#: Words between "I will" and "kill you" that make it something else: a negation ("I will
+#: never hurt you"), a question or a report ("I'll tell you what will kill you").
+_NOT_IN_THREAT_GAP = (r"(?!(?:never|not|no|if|what|whether|how|why|that|which|tell|know|ask"
+                      r"|think|say|bet|wonder)\b)")
+#: After "I will shoot you": an e-mail, not a bullet ("I'll shoot you a quick email").
+_NOT_A_MESSAGE = (r"(?!\s+(?:(?:an?|the|my|our|some)\s+)?(?:\w+\s+)?(?:e-?mails?|message|note"
+                  r"|text|line|dm|pm|link|invite|details|copy|reply|answer|update)\b)")
 
-_HARM_VERBS = ("kill", "k1ll", "murder", "shoot", "stab", "hurt", "rape", "strangl",
-               "slaughter", "hunt", "track", "fuck", "kick", "burn", "slit")
+_HARM_VERBS = ("kill", "murder", "shoot", "stab", "hurt", "rape", "strangl", "slaughter",
+               "hunt", "track", "fuck", "kick", "burn", "slit")
 
 #: (label, anchors, pattern). The pattern runs on folded text (``_canonical``), and only when
-#: one of its anchors is in the text as typed, lowercased (a space marks a word boundary):
-#: most comments have none, and the fold and the patterns cost 100-300 us on a long comment.
+#: one of its anchors is in it (a space marks a word boundary): most comments have none, and
+#: the patterns cost 100-300 us on a long comment.
 RULES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     (INCITES_SELF_HARM, ("self", "selves"), re.compile(
-        rf"\b(?:kill|hang|neck|off|end)\s+{_YOURSELF}\b"
-        rf"|\bshoot\s+{_YOURSELF}\b(?!\s+in\s+the\s+foot)")),
+        rf"\b(?:kill|hang|neck|end)\s+{_YOURSELF}"
+        rf"|\bshoot\s+{_YOURSELF}(?!\s+in\s+the\s+foot)")),
     (INCITES_SELF_HARM, ("kys",), re.compile(r"\bkys\b")),
     (INCITES_SELF_HARM, ("slit",), re.compile(r"\bslit\s+your\s+(?:wrists?|throat)\b")),
     (INCITES_SELF_HARM, ("bleach",), re.compile(r"\bgo\s+drink\s+bleach\b")),
     (INCITES_SELF_HARM, ("jump off",), re.compile(
-        r"\bjump\s+off\s+a\s+(?:bridge|cliff|building|roof)\b")),
+        rf"(?:{_CLAUSE_START}|\bgo\s+)jump\s+off\s+a\s+(?:bridge|cliff|building|roof)\b")),
     (WISHES_HARM, ("die", "cancer", "aids", "rape", "shot", "kill", "run over", "burn", " rot",
                    "choke", "drown"), re.compile(
         rf"\b(?:hope|wish|pray)(?:\s+{_NOT_IN_GAP}\w+){{0,3}}?\s+{_YOU}\s+(?:all\s+)?"
         r"(?:would\s+|will\s+)?"
-        r"(?:die|get\s+(?:cancer|aids|raped|shot|killed|run\s+over)|burn|rot|choke|drown)\b")),
+        r"(?:die|get\s+(?:cancer|aids|raped|shot(?!\s+of)|killed|run\s+over)"
+        rf"|(?:burn|rot)(?:\s+in\s+hell)?{_CLAUSE_END}|choke|drown)\b")),
     (WISHES_HARM, ("die", "shot", "kill", "hang", "hung", "rape", "execut", "lynch"), re.compile(
         rf"\b{_YOU}\s+(?:should|deserve\s+to|ought\s+to|need\s+to)\s+(?:all\s+)?"
         r"(?:die|be\s+(?:shot|killed|hanged|hung|raped|executed|lynched))\b")),
     (WISHES_HARM, ("dead",), re.compile(
         r"\bdrop\s+dead\b(?!\s+(?:gorgeous|beautiful|funny|serious|simple|date|easy))")),
     (WISHES_HARM, ("cancer", "aids"), re.compile(
-        r"(?:^|[.!?,;:])\s*(?:go\s+)?(?:get|catch)\s+(?:cancer|aids)\b")),
-    (WISHES_HARM, (" die", "d1e"), re.compile(
-        r"\bgo\s+die\b|\b(?:please|pls|plz)\s+die\b|\bdie\s+in\s+a\s+(?:fire|hole|ditch)\b"
-        r"|(?:^|[.!?,;:])\s*die\s+(?:now|already|slowly|painfully)\b"
+        rf"{_CLAUSE_START}(?:go\s+)?(?:get|catch)\s+(?:cancer|aids)(?:\s+and\s+die)?"
+        rf"{_CLAUSE_END}")),
+    (WISHES_HARM, (" die",), re.compile(
+        rf"\bgo\s+die\b|\b(?:please|pls|plz)\s+die\b"
+        rf"|(?:{_CLAUSE_START}|\b(?:go|just|please|and)\s+)die\s+in\s+a\s+(?:fire|hole|ditch)\b"
+        rf"|{_CLAUSE_START}die\s+(?:now|already|slowly|painfully)\b"
         rf"|\bwhy\s+don'?t\s+{_YOU}\s+(?:just\s+)?die\b")),
     (WISHES_HARM, ("something bad",), re.compile(
         rf"\bsomething\s+bad\s+(?:will|is\s+going\s+to)\s+happen\s+to\s+{_YOU}\b")),
     # "I will kill you", "I'll go to your house and kill you", "I'm gonna hurt you".
     (THREATENS, _HARM_VERBS, re.compile(
-        rf"{_I_WILL}(?:\s+\w+){{0,6}}?\s+(?:"
+        rf"{_I_WILL}(?:\s+{_NOT_IN_THREAT_GAP}\w+){{0,6}}?\s+(?:"
         rf"(?:kill|murder|shoot|stab|hurt|rape|strangle|slaughter)\s+{_YOU}\b{_NOT_A_MESSAGE}"
         rf"|(?:hunt|track)\s+{_YOU}\s+down\b|fuck\s+{_YOU}\s+up\b|slit\s+(?:your|ur)\s+throat\b"
         r"|kick\s+(?:your|ur)\s+ass\b|burn\s+(?:your|ur)\s+(?:house|home|car)\b)")),
     (THREATENS, ("where you live", "where u live"), re.compile(
-        r"\b(?:i\s+know|find\s+out)\s+where\s+(?:you|u)\s+live\b")),
+        rf"\bi\s+know\s+where\s+(?:you|u)\s+live\b"
+        rf"|{_I_WILL}\s+find\s+out\s+where\s+(?:you|u)\s+live\b")),
     (THREATENS, ("dead",), re.compile(
-        rf"\b{_YOU}(?:'re|re|\s+are)\s+(?:a\s+)?dead(?:\s+(?:man|meat))?\s*(?:[.!]|$)")),
-    (GO_BACK, ("go back",), re.compile(
+        rf"\b{_YOU}(?:'re|re|\s+are)\s+(?:a\s+)?dead(?:\s+(?:man|meat))?{_CLAUSE_END}")),
+    (GO_BACK, ("go back", "your country", "ur country", "came from"), re.compile(
         r"\bgo\s+back\s+(?:to\s+)?(?:(?:your|ur)\s+(?:own\s+)?(?:country|countries)"
-        r"|where\s+(?:you|u|they)\s+came\s+from)\b")),
+        r"|where\s+(?:you|u)\s+came\s+from)\b")),
 )
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _PREFILTER_TABLE = str.maketrans({**CONFUSABLES, **dict.fromkeys(_ZERO_WIDTH)})
 _FOLDED_BY_PREFILTER = frozenset(CONFUSABLES) | frozenset(_ZERO_WIDTH)
-# "don't / do not / never / wouldn't ..." just before: advice or a report, not the act.
+# A negation governing the matched words ("don't kill yourself over it", "never go back to
+# your country"), not one earlier in a conditional ("if you don't stop I'll hurt you").
 _NEGATED = re.compile(
     r"\b(?:don'?t|do\s+not|never|didn'?t|won'?t|wouldn'?t|shouldn'?t|not|no\s+need\s+to)"
-    r"(?:\s+\w+){0,2}\s*$")
-_DIGITS_AS_LETTERS = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s",
-                                    "7": "t", "@": "a", "$": "s"})
+    r"(?:\s+(?:ever|just|even|really|go|to))?\s*$")
+# Digits and symbols read as letters inside a word only ("k1ll", "sh00t"; not "option 1").
+_LEET_IN_WORD = re.compile(r"(?<=[a-z])[013457@$]+|[013457@$]+(?=[a-z])")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s"})
+_DISGUISED = re.compile(r"[a-z][013457@$]+[a-z]")
 _MAX_CHARS = 5000
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 
 
 def _lowered(text: str) -> str:
-    """Lowercase, look-alikes and zero-width characters folded: what the anchors are
-    looked for in. ``normalize.fold`` would also fold accents and fullwidth letters, but it
-    costs 100 us on a long non-ASCII comment, which a check that runs on every comment
-    cannot spend for disguises seen less often than these."""
+    """Lowercase, look-alikes and zero-width characters folded. ``normalize.fold`` would
+    also fold accents and fullwidth letters, but it costs 100 us on a long non-ASCII
+    comment, which a check that runs on every comment cannot spend for disguises seen less
+    often than these."""
     lowered = text[:_MAX_CHARS].lower()
     if not lowered.isascii() and not _FOLDED_BY_PREFILTER.isdisjoint(lowered):
         lowered = lowered.translate(_PREFILTER_TABLE)
     if "&" in lowered:
         lowered = html.unescape(lowered)
-    return lowered
+    return lowered.translate(_APOSTROPHES)
 
 
-def _canonical(lowered: str) -> str:
-    """What the patterns read: apostrophes, digits used as letters and stretched letters
-    ("k1ll", "yourselfff") folded, spacing collapsed."""
-    canonical = lowered.translate(_APOSTROPHES).translate(_DIGITS_AS_LETTERS)
-    return " ".join(_STRETCHED.sub(r"\1", canonical).split())
+def _canonical_forms(lowered: str) -> list[str]:
+    """What the patterns read: digits used as letters and spacing folded, and stretched
+    letters read both as one and as two ("kiiill" is "kill", "yourselfff" "yourself")."""
+    text = _LEET_IN_WORD.sub(lambda m: m.group(0).translate(_LEET), lowered)
+    text = " ".join(text.split())
+    if not _STRETCHED.search(text):
+        return [text]
+    return [_STRETCHED.sub(r"\1", text), _STRETCHED.sub(r"\1\1", text)]
+
+
+def _may_contain(lowered: str) -> bool:
+    """Whether any rule could match: an anchor as typed, or digits inside a word that may
+    hide one ("k1ll", "sh00t"). Most comments have neither, and for them the folds (as
+    costly as the patterns) are skipped. Stretched letters and runs of spaces are folded
+    only past this gate: "kiiill yourself" passes it by "self", "go diiie" does not (they
+    are too common in harmless comments, "soooo good", to open the gate alone)."""
+    padded = f" {lowered} "
+    return (any(anchor in padded for _, anchors, _ in RULES for anchor in anchors)
+            or _DISGUISED.search(lowered) is not None)
 
 
 def find_threats(text: str) -> list[tuple[str, str]]:
     """(label, the words matched) for each kind of threat in ``text``, negated forms left out."""
     lowered = _lowered(text)
-    padded = f" {lowered} "
-    candidates = [(label, pattern) for label, anchors, pattern in RULES
-                  if any(anchor in padded for anchor in anchors)]
-    if not candidates:
+    if not _may_contain(lowered):
         return []
-    canonical = _canonical(lowered)
     found: list[tuple[str, str]] = []
-    for label, pattern in candidates:
-        if any(label == seen for seen, _ in found):
-            continue
-        for match in pattern.finditer(canonical):
-            if not _NEGATED.search(canonical[:match.start()]):
-                found.append((label, match.group(0).strip(" .!?,;:")))
-                break
-    return found
+    for canonical in _canonical_forms(lowered):
+        padded = f" {canonical} "
+        for label, anchors, pattern in RULES:
+            if any(label == seen for seen, _ in found):
+                continue
+            if not any(anchor in padded for anchor in anchors):
+                continue
+            for match in pattern.finditer(canonical):
+                if not _NEGATED.search(canonical[:match.start()]):
+                    found.append((label, match.group(0).strip(" .!?,;:")))
+                    break
+    order = [label for label, _, _ in RULES]
+    return sorted(found, key=lambda hit: order.index(hit[0]))
 
 
 class ThreatsCheck:
