@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 
 from workers.checks.base import CommentContext, Verdict
-from workers.checks.normalize import CONFUSABLES
+from workers.checks.normalize import CONFUSABLES, LEET
 
 #: At or above every hold threshold a site can set short of 1 (hold-only: never rejects).
 SCORE = 0.9
@@ -107,11 +107,16 @@ _FOLDED_BY_PREFILTER = frozenset(CONFUSABLES) | frozenset(_ZERO_WIDTH)
 _NEGATED = re.compile(
     r"\b(?:don'?t|do\s+not|never|didn'?t|won'?t|wouldn'?t|shouldn'?t|not|no\s+need\s+to)"
     r"(?:\s+(?:ever|just|even|really|go|to))?\s*$")
-# Digits and symbols read as letters inside a word only ("k1ll", "sh00t"; not "option 1").
-_LEET_IN_WORD = re.compile(r"(?<=[a-z])[013457@$]+|[013457@$]+(?=[a-z])")
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
-                       "$": "s"})
-_DISGUISED = re.compile(r"[a-z][013457@$]+[a-z]")
+# Digits and symbols read as letters (the word lists' spelling, ``normalize.LEET``), inside
+# a word only ("k1ll", "sh00t"; not "option 1"). Not "!", "|" or "+": after a word they are
+# punctuation ("die!").
+_LEET_CHARS = "013457@$"
+_LEET = str.maketrans({c: LEET[c] for c in _LEET_CHARS})
+_LEET_RUN = f"[{re.escape(_LEET_CHARS)}]+"
+_LEET_IN_WORD = re.compile(rf"(?<=[a-z]){_LEET_RUN}|{_LEET_RUN}(?=[a-z])")
+_DISGUISED = re.compile(rf"[a-z]{_LEET_RUN}[a-z]")
+#: Every rule's anchors once: the gate every comment goes through.
+_ALL_ANCHORS = tuple(dict.fromkeys(anchor for _, anchors, _ in RULES for anchor in anchors))
 _MAX_CHARS = 5000
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
@@ -147,7 +152,7 @@ def _may_contain(lowered: str) -> bool:
     only past this gate: "kiiill yourself" passes it by "self", "go diiie" does not (they
     are too common in harmless comments, "soooo good", to open the gate alone)."""
     padded = f" {lowered} "
-    return (any(anchor in padded for _, anchors, _ in RULES for anchor in anchors)
+    return (any(anchor in padded for anchor in _ALL_ANCHORS)
             or _DISGUISED.search(lowered) is not None)
 
 
