@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -178,15 +179,29 @@ class Process:
             os.killpg(self.popen.pid, sig)
 
     def stop(self, sig: int = 15, timeout: float = 30) -> int | None:
-        """Signal the whole group (a no-op if it is gone), reap it, close the log."""
-        self.signal_group(sig)
+        """Stop the process (a no-op if it is gone), reap it, close the log.
+
+        SIGKILL goes to the whole group. Any other signal goes to the program alone, as
+        ``docker stop`` and Kubernetes send it: each program stops its own children
+        (gunicorn its workers, Celery its pool). A group-wide SIGTERM killed Celery's pool
+        processes under a worker that was still reading from them, and its warm shutdown
+        then hung on their queue lock until the 20 s timeout (most of the ~10 s
+        teardowns of the embedded worker tests). Whatever of the group is left after the
+        program exits is SIGKILLed.
+        """
+        if sig == signal.SIGKILL:
+            self.signal_group(sig)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(sig)
         try:
             return self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.signal_group(9)
+            self.signal_group(signal.SIGKILL)
             self.popen.wait(timeout=10)
             return None
         finally:
+            self.signal_group(signal.SIGKILL)  # strays: a program's orphaned children
             self._log.close()
 
     def log_tail(self, lines: int = 40) -> str:
