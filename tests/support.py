@@ -178,30 +178,26 @@ class Process:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
 
-    def stop(self, sig: int = 15, timeout: float = 30) -> int | None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         """Stop the process (a no-op if it is gone), reap it, close the log.
 
-        SIGKILL goes to the whole group. Any other signal goes to the program alone, as
-        ``docker stop`` and Kubernetes send it: each program stops its own children
-        (gunicorn its workers, Celery its pool). A group-wide SIGTERM killed Celery's pool
-        processes under a worker that was still reading from them, and its warm shutdown
-        then hung on their queue lock until the 20 s timeout (most of the ~10 s
-        teardowns of the embedded worker tests). Whatever of the group is left after the
-        program exits is SIGKILLed.
+        SIGKILL goes to the whole group; any other signal to the program alone, as
+        ``docker stop`` and Kubernetes send it, and each program stops its own children.
+        A group-wide SIGTERM killed Celery's pool processes while they read the pool's
+        queue, and the worker's warm shutdown hung on their lock until its 20 s grace.
+        After the exit or the time-out, whatever is left of the group is SIGKILLed.
         """
         if sig == signal.SIGKILL:
             self.signal_group(sig)
         else:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(sig)
+            self.popen.send_signal(sig)  # nothing if it has already exited
         try:
             return self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.signal_group(signal.SIGKILL)
-            self.popen.wait(timeout=10)
             return None
         finally:
-            self.signal_group(signal.SIGKILL)  # strays: a program's orphaned children
+            self.signal_group(signal.SIGKILL)
+            self.popen.wait(timeout=10)  # at once when already reaped
             self._log.close()
 
     def log_tail(self, lines: int = 40) -> str:
