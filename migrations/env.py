@@ -42,9 +42,44 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     with target_db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a column by rebuilding the table (copy, DROP, rename), and with
+            # foreign keys on, that DROP cascades: rebuilding ``sites`` or ``comments``
+            # deleted every article, comment and check result. The pragma only takes effect
+            # outside a transaction, hence the driver connection (autocommit); the
+            # references are checked before the migration commits instead.
+            _set_sqlite_foreign_keys(connection, False)
+        try:
+            # SQLite's DDL is transactional too: all of an upgrade or none of it.
+            context.configure(connection=connection, target_metadata=get_metadata(),
+                              **({"transactional_ddl": True} if sqlite else {}), **conf_args)
+            with context.begin_transaction():
+                broken_before = _broken_references(connection) if sqlite else []
+                context.run_migrations()
+                if sqlite:
+                    broken = _broken_references(connection)
+                    if len(broken) > len(broken_before):
+                        raise RuntimeError(
+                            f"the migration would leave {len(broken) - len(broken_before)} "
+                            f"more rows referring to missing rows (table, rowid, referred "
+                            f"table, key: {tuple(broken[0])}); it was rolled back")
+            if sqlite and connection.in_transaction():
+                connection.commit()  # before the pragma, which a transaction would ignore
+        finally:
+            if sqlite:
+                if connection.in_transaction():
+                    connection.rollback()
+                _set_sqlite_foreign_keys(connection, True)
+
+
+def _broken_references(connection):
+    return connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+
+
+def _set_sqlite_foreign_keys(connection, on):
+    driver_connection = connection.connection.dbapi_connection
+    driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 if context.is_offline_mode():

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from service import sqlite
 from service.api.auth import check_site, current_key, requires, scoped_site_ids
-from service.api.blueprint import Blueprint, no_query_params
+from service.api.blueprint import Blueprint, no_input, no_query_params
 from service.domain import privacy
 from service.domain import sites as site_domain
 from service.domain.errors import Forbidden, NotFound
@@ -171,6 +171,7 @@ class KeyView(MethodView):
     @requires(Role.ADMIN)
     @blp.response(200, KeySchema)
     @blp.doc(**AUTH)
+    @no_input
     def delete(self, key_id: int) -> ApiKey:
         """Revoke a key (it stops working at once; the row stays for the audit trail)."""
         key = db.session.get(ApiKey, key_id)

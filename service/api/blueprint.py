@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -52,9 +53,41 @@ def no_query_params(view: F) -> F:
 
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        if request.args:
-            flask_smorest.abort(422, messages={"query": {
-                name: ["Unknown field."] for name in sorted(request.args)}})
+        _refuse_query_params()
         return view(*args, **kwargs)
 
     return checked  # type: ignore[return-value]
+
+
+def no_input(view: F) -> F:
+    """For an action that takes neither query parameters nor a body (a ping, a redelivery,
+    a delete): what is sent anyway is refused (422) instead of ignored, since a caller who
+    sends ``{"event_type": ...}`` to a ping expects it to mean something. An empty body and
+    ``{}`` are no input."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        _refuse_query_params()
+        data = request.get_data(cache=True) if request.method in _BODY_METHODS else b""
+        if data.strip():
+            try:
+                doc = json.loads(data)
+            except ValueError:
+                flask_smorest.abort(400, message="The request body is not valid JSON.")
+            if doc != {}:
+                flask_smorest.abort(422, messages={"json": (
+                    {name: ["Unknown field."] for name in sorted(doc)}
+                    if isinstance(doc, dict)
+                    else {"_schema": ["This request takes no body: send none, or {}."]})})
+        return view(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _refuse_query_params() -> None:
+    if request.args:
+        flask_smorest.abort(422, messages={"query": {
+            name: ["Unknown field."] for name in sorted(request.args)}})

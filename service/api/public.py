@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, current_app, g, request, url_for
 from flask.views import MethodView
 
-from service.api.blueprint import Blueprint
+from service.api.blueprint import Blueprint, no_input
 from service.dbpool import shared_autocommit
 from service.domain.authoring import (
     FLAG_LABELS,
@@ -308,6 +308,7 @@ class OwnComment(MethodView):
     @blp.response(204)
     @blp.alt_response(409, description="Edit window closed")
     @blp.doc(parameters=[_TOKEN_REQUIRED])
+    @no_input
     def delete(self, comment_id: int) -> None:
         """Delete one's own comment within the site's window (replies stay, under a
         placeholder)."""

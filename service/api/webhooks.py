@@ -15,7 +15,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 
 from service.api.auth import check_site, current_key, requires
-from service.api.blueprint import Blueprint, no_query_params
+from service.api.blueprint import Blueprint, no_input, no_query_params
 from service.domain.submissions import get_site
 from service.domain.threads import Cursor
 from service.domain.webhooks import endpoints as domain
@@ -113,6 +113,7 @@ class WebhookView(MethodView):
     @requires(Role.ADMIN)
     @blp.response(204)
     @blp.doc(**AUTH)
+    @no_input
     def delete(self, site_id: str, endpoint_id: int) -> None:
         """Delete the endpoint with its deliveries and attempt log."""
         domain.delete_endpoint(db.session, _endpoint(site_id, endpoint_id), _context())
@@ -140,6 +141,7 @@ class Ping(MethodView):
     @blp.response(202, DeliverySchema)
     @blp.alt_response(409, description="The endpoint is disabled")
     @blp.doc(**AUTH)
+    @no_input
     def post(self, site_id: str, endpoint_id: int) -> Delivery:
         """Send a signed ``ping`` event to this endpoint only; follow it in its deliveries."""
         delivery = domain.ping(db.session, _endpoint(site_id, endpoint_id))
@@ -184,6 +186,7 @@ class RedeliverOne(MethodView):
     @blp.alt_response(409, description="The endpoint is disabled, or the delivery is "
                                         "being sent right now")
     @blp.doc(**AUTH)
+    @no_input
     def post(self, site_id: str, endpoint_id: int, delivery_id: int) -> Delivery:
         """Send it again now (same webhook-id); a finished one gets a new round of tries."""
         endpoint = _endpoint(site_id, endpoint_id)

@@ -998,3 +998,17 @@ def _use_remote_providers(app: Flask, admin_key: str) -> tuple[str, ...]:
                 db.engine.dispose()
         assert fake.received("/1.1/submit-spam")
     return (AKISMET_KEY, PERSPECTIVE_KEY, *wrong)
+
+
+def test_deleting_ones_comment_refuses_query_parameters(client: FlaskClient,
+                                                        app: Flask) -> None:
+    """A delete takes nothing but the token: ``?hard=1`` is refused, not read as a plain
+    delete (the comment stays as it was)."""
+    made = submit(client).get_json()
+    token = {"X-Author-Token": made["author_token"]}
+    refused = client.delete(f"/api/v1/comments/{made['id']}?hard=1", headers=token)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["fields"] == {"hard": ["Unknown field."]}
+    with app.app_context():
+        assert db.session.get(Comment, made["id"]).status == CommentStatus.PENDING
+    assert client.delete(f"/api/v1/comments/{made['id']}", headers=token).status_code == 204

@@ -399,3 +399,52 @@ def test_openapi_documents_the_webhook_routes(client: FlaskClient) -> None:
                    "/{endpoint_id}/deliveries/{delivery_id}/redeliver",
                    "/{endpoint_id}/redeliver"):
         assert f"/api/v1/admin/sites/{{site_id}}/webhooks{suffix}" in paths
+
+
+def test_actions_without_input_refuse_what_is_sent_and_change_nothing(
+        client: FlaskClient, app: Flask, keys: dict[str, str]) -> None:
+    """Ping, redelivery and deletes take no query and no body: what is sent anyway is a
+    422 naming it (a ping given ``{"event_type": ...}`` would otherwise look obeyed)."""
+    admin = auth(keys["admin"])
+    endpoint_id = create(client, keys["admin"]).get_json()["id"]
+    delivery_id = delivery_for(app, endpoint_id, DeliveryStatus.FAILED)
+    made = client.post("/api/v1/admin/sites/demo/keys", headers=admin,
+                       json={"role": "moderator"}).get_json()
+    routes = [("POST", f"{BASE}/{endpoint_id}/ping"),
+              ("POST", f"{BASE}/{endpoint_id}/deliveries/{delivery_id}/redeliver"),
+              ("DELETE", f"{BASE}/{endpoint_id}"),
+              ("DELETE", f"/api/v1/admin/keys/{made['id']}")]
+
+    def state() -> tuple[Any, ...]:
+        with app.app_context():
+            return (db.session.scalars(select(Delivery.id).order_by(Delivery.id)).all(),
+                    db.session.get(Delivery, delivery_id).status,
+                    db.session.get(WebhookEndpoint, endpoint_id) is not None,
+                    client.get("/api/v1/moderation/comments",
+                               headers=auth(made["key"])).status_code,
+                    db.session.scalar(select(db.func.count()).select_from(AuditEntry)))
+
+    before = state()
+    for method, path in routes:
+        unknown = client.open(path, method=method, headers=admin, query_string={"x": "1"})
+        assert unknown.status_code == 422, (method, path)
+        assert unknown.get_json()["error"]["fields"] == {"x": ["Unknown field."]}
+        if method == "POST":
+            body = client.open(path, method=method, headers=admin,
+                               json={"event_type": "comment.approved", "a": 1})
+            assert body.status_code == 422, path
+            assert body.get_json()["error"]["fields"] == {"a": ["Unknown field."],
+                                                          "event_type": ["Unknown field."]}
+            for not_an_object in ([], "ping", 1):
+                refused = client.open(path, method=method, headers=admin, json=not_an_object)
+                assert refused.status_code == 422, (path, not_an_object)
+                assert "takes no body" in str(refused.get_json()["error"]["fields"])
+            broken = client.open(path, method=method, data="{nope",
+                                 headers={**admin, "Content-Type": "application/json"})
+            assert broken.status_code == 400, path
+    assert state() == before
+    # No input is an empty body or {}; both work.
+    assert client.post(f"{BASE}/{endpoint_id}/ping", headers=admin, json={}).status_code == 202
+    assert client.post(f"{BASE}/{endpoint_id}/ping", headers=admin).status_code == 202
+    with app.app_context():
+        assert len(db.session.scalars(select(Delivery)).all()) == len(before[0]) + 2
