@@ -215,6 +215,50 @@ def test_toxicity_model_separates_jigsaw_comments(tox: LinearTextModel) -> None:
     assert scores[y].mean() > scores[~y].mean() + 0.4
 
 
+def _normalize_by_the_book(text: str) -> str:
+    """normalize_for_model as first written: every pattern on every text."""
+    import html
+    import re
+    import unicodedata
+
+    from workers.checks import textmodel
+
+    t = html.unescape(html.unescape(text))
+    t = textmodel._A_HREF.sub(lambda m: f" {textmodel._domain(m.group(1))} ", t)
+    t = textmodel._TAG.sub(" ", t)
+    t = unicodedata.normalize("NFKC", t.translate(textmodel._INVISIBLE))
+    t = t.translate(textmodel._INVISIBLE).lower()
+    t = textmodel._URL.sub(lambda m: f" {textmodel._domain(m.group(0))} ", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def test_the_fast_paths_of_normalize_and_tokenise_change_nothing() -> None:
+    """normalize_for_model skips patterns that cannot match and collapses whitespace with
+    str.split; the word blocks tokenise with a one-pass form of WORD_REGEX. Both must give
+    exactly what the models were trained on."""
+    import random
+    import re
+
+    from workers.checks.textmodel import _TOKEN, WORD_REGEX
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    assert all(re.fullmatch(r"\s", c) for c in spaces)
+    assert not [c for c in map(chr, range(0x110000))
+                if re.fullmatch(r"\s", c) and not c.isspace()]
+    rng = random.Random(20261207)
+    pieces = ["a", "B", "1", "_", ".", ".com", "é", " ", "\n", "\u2003", "\u200b", "<", ">",
+              "<a href='http://x.org/p'>", "</a>", "<br/>", "&amp;", "&lt;", "https://",
+              "www.", "Www.", "HTTP://", "\uff46\uff55\uff4c\uff4c", "-", "/", "'",
+              "x.y.example.co"]
+    book = re.compile(WORD_REGEX)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        normalized = normalize_for_model(text)
+        assert normalized == _normalize_by_the_book(text), repr(text)
+        assert _TOKEN.findall(normalized) == book.findall(normalized), repr(normalized)
+        assert _TOKEN.findall(text) == book.findall(text), repr(text)
+
+
 # ----------------------------------------------------------------- memoised hashing
 @pytest.mark.parametrize("block", [
     Block("word", "word", 2**12, (1, 2)),
