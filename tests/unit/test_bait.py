@@ -128,3 +128,48 @@ def test_every_pattern_but_the_phone_number_has_anchors() -> None:
     """The anchors let most comments skip the regular expressions; a pattern without them
     would never run."""
     assert set(ANCHORS) == {label for label, _, _ in PATTERNS} - {"phone number"}
+
+
+def test_a_gate_never_skips_a_text_its_pattern_matches() -> None:
+    """The anchors are necessary conditions: any text a pattern matches passes its gate.
+    Random phrases built from the patterns' own words exercise every alternative."""
+    import random
+
+    from workers.checks.bait import _may_match
+
+    vocabulary = ("check checking out visit my our new newest youtube channel chanel vids video "
+                  "song track cover music playlist watch see listen to look at go page site "
+                  "website blog profile subscribe sucscribe subcribe suscribe sub me follow for 4 "
+                  "like like4like subscribers plz pls please us on instagram ig @x if and earn "
+                  "earning real free easy $100 100 dollars usd money cash online fast from home "
+                  "work working jobs available here make making extra today gift cards iphone "
+                  "followers isn't not basically promo code crypto signals whatsapp telegram "
+                  "wechat "
+                  "kik : click the link in bio this comment thumbs up how many people can will do "
+                  "don't section , . ! MY Channel FREE Money")
+    words = vocabulary.split()
+    words += ["like this comment", "thumbs up this comment", "555-123-4567",
+              "ann@example.com"]
+    rng = random.Random(20261207)
+    matched: dict[str, int] = {}
+    for _ in range(60_000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        for label, _, pattern in PATTERNS:
+            if pattern.search(text):
+                matched[label] = matched.get(label, 0) + 1
+                assert _may_match(label, text.lower(), text), (label, text)
+    assert set(matched) == {label for label, _, _ in PATTERNS}  # every pattern was exercised
+    # And the shortest text of each alternative, where no other way can open the gate.
+    for text in ("check out my channel", "visit our vids", "checking out my new playlist",
+                 "my youtube chanel", "watch my video", "listen to our music", "my channel",
+                 "subscribe to me", "suscribe me", "sub to my videos", "sub 4 sub",
+                 "follow for follow", "like4like", "subscribers plz", "follow us on ig",
+                 "sub me if", "earn $100", "earning 100 usd", "earn easy cash",
+                 "earn money online", "making money online", "make $5 today",
+                 "work from home and earn", "free gift cards", "free iphone", "free money",
+                 "promo code", "crypto signals", "whatsapp: 5", "kik x", "click here",
+                 "link in bio", "like this comment", "thumbs up my comment, please",
+                 "ann@example.com"):
+        labels = [label for label, _, pattern in PATTERNS if pattern.search(text)]
+        assert labels, text
+        assert all(_may_match(label, text.lower(), text) for label in labels), text

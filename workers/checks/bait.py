@@ -108,20 +108,42 @@ PATTERNS: tuple[tuple[str, Weight, re.Pattern[str]], ...] = (
         r"\bhow\s+many\s+(?:people\s+)?(?:can\s+|will\s+)?like\s+(?:this|my)\s+comment\b",
         re.I)),
 )
-# Words each pattern cannot match without (lower-cased substrings): a few ``in`` tests let
-# most comments skip the regular expressions, which were this check's whole cost.
-ANCHORS: dict[str, tuple[str, ...]] = {
-    PROMOTES: ("chan", "vid", "song", "track", "cover", "music", "playlist"),
+# What each pattern cannot match without (lower-cased substrings), as alternative ways, each
+# a list of groups of which one word each must be there: "check out my channel" needs
+# "check" or "visit", "my" or "our", and "chan" or "vid". A few ``in`` tests let most
+# comments skip the regular expressions, which were this check's whole cost; a gate of
+# single words ("free", "like", "page") still let a third of long comments through.
+Ways = tuple[tuple[tuple[str, ...], ...], ...]
+_OWN = ("my", "our")
+ANCHORS: dict[str, Ways] = {
+    PROMOTES: (
+        (("check", "visit"), _OWN,
+         ("chan", "vid", "song", "track", "cover", "music", "playlist")),
+        (("youtube",), ("chan",))),
     MENTIONS: (
-        "chan", "vid", "page", "site", "blog", "music", "profile", "playlist", "song",
-        "track", "cover"),
-    SUBSCRIBERS: ("sub", "scri", "follow", "like"),
-    "money-making pitch": ("money", "cash", "dollar", "usd", "$", "home", "free", "promo",
-                           "crypto"),
-    "messenger contact": ("whats", "telegram", "wechat", "kik"),
-    "e-mail address in the text": ("@",),
-    "click-bait call to action": ("click", "bio"),
-    LIKE_FARMING: ("comment",),
+        (("visit", "watch", "see", "listen", "look", "go"), _OWN,
+         ("chan", "vid", "page", "site", "blog", "music", "profile", "playlist", "song",
+          "track", "cover")),
+        (("my",), ("chan",))),
+    SUBSCRIBERS: (
+        (("cribe",), ("me",)),                        # subscribe (or a misspelling) to me
+        (("sub", "cribe"), _OWN, ("chan", "vid")),    # subscribe to my channel
+        (("sub", "follow"), ("4", "for")),            # sub 4 sub, follow for follow
+        (("like",), ("4",)),                          # like4like
+        (("subscriber",), ("plz",)),
+        (("follow",), ("me", "us")),                  # follow me on Instagram
+        (("sub",), ("me",))),                         # sub to me if...
+    "money-making pitch": (
+        (("earn",), ("$", "dollar", "usd", "money", "cash")),
+        (("mak",), ("$", "money", "cash")),
+        (("work",), ("home",)),
+        (("free",), ("gift", "iphone", "follower", "money")),
+        (("promo",),),
+        (("crypto",),)),
+    "messenger contact": ((("whats", "telegram", "wechat", "kik"),),),
+    "e-mail address in the text": ((("@",),),),
+    "click-bait call to action": ((("click", "bio"),),),
+    LIKE_FARMING: ((("comment",), ("like", "thumb")),),
 }
 _THREE_DIGITS = re.compile(r"\d\d\d")
 #: A weaker pattern that reads the same words as stronger ones ("subscribe to my channel"
@@ -133,7 +155,8 @@ WEAKER_FORM_OF = {MENTIONS: (PROMOTES, SUBSCRIBERS)}
 def _may_match(label: str, lowered: str, raw: str) -> bool:
     if label == "phone number":
         return _THREE_DIGITS.search(raw) is not None
-    return any(a in lowered for a in ANCHORS[label])
+    return any(all(any(word in lowered for word in group) for group in way)
+               for way in ANCHORS[label])
 
 
 class BaitCheck:
