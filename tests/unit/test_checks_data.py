@@ -77,6 +77,20 @@ def test_toxicity_on_unseen_wikipedia_comments(data_dir: Path, models: dict[str,
     assert result.decision["hold_rate"] <= 0.08  # measured 0.057 (0.070)
 
 
+def test_identities_named_in_clean_sentences_are_not_rejected(
+        data_dir: Path, models: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short sentences of the dev file's clean comments ("Re: Gay Rights", "I would like to
+    come out and admit my homosexuality"): the held-out model rejected 18 of 3,670, 6 of
+    them for the identity they name alone; those now wait for a human."""
+    dev = load_labelled_csv(data_dir / "toxicity_jigsaw_wiki_dev.csv")
+    sentences = train_toxicity.clean_fragments(dev.texts, dev.labels, SEED + 1)  # as training
+    data = LabelledSet("jigsaw-dev-clean-sentences", "toxicity",
+                       [str(i) for i in range(len(sentences))], sentences,
+                       [None] * len(sentences), np.zeros(len(sentences), dtype=np.int8))
+    result = run(data, monkeypatch, WARDEN_TOXICITY_MODEL=models["toxicity"])
+    assert result.statuses.get("rejected", 0) <= 14  # measured 12 (18 before the rule)
+
+
 def test_toxicity_on_unseen_tweets(data_dir: Path, models: dict[str, Path],
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     _train, test, _ytr, yte = train_toxicity.davidson_split(data_dir, SEED)

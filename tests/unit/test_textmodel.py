@@ -335,3 +335,26 @@ def test_short_comments_are_judged_by_their_words_not_their_length() -> None:
                 + ["rejected"] * len(SHORT_ABUSE_REJECTED))
     assert dict(zip(texts, _decisions(texts), strict=True)) == dict(
         zip(texts, expected, strict=True))
+
+
+# The model reads a named identity, and "hate", "kill" or "die", as abuse whatever they aim
+# at; a rejection resting on them alone goes to a human instead.
+RESTS_ON_A_MENTION_HELD = ["I hate Mondays.", "Kill the bill!"]
+# Aimed at someone, or at the identity it names: still rejected.
+AIMED_ABUSE_REJECTED = ["I hate you", "kill all muslims", "I hate gay people",
+                        "gays are disgusting freaks", "die you stupid jew",
+                        "women are stupid whores", "fuck muslims"]
+
+
+def test_a_rejection_resting_on_an_identity_or_an_unaimed_verb_is_held() -> None:
+    texts = RESTS_ON_A_MENTION_HELD + AIMED_ABUSE_REJECTED
+    expected = (["held"] * len(RESTS_ON_A_MENTION_HELD)
+                + ["rejected"] * len(AIMED_ABUSE_REJECTED))
+    assert dict(zip(texts, _decisions(texts), strict=True)) == dict(
+        zip(texts, expected, strict=True))
+    verdicts = ToxicityCheck().run_batch([CommentContext(text=t)
+                                          for t in RESTS_ON_A_MENTION_HELD])
+    for verdict in verdicts:
+        assert not verdict.may_reject  # whatever a site's reject threshold
+        assert any(r.startswith("rests on '") for r in verdict.reasons), verdict.reasons
+

@@ -331,17 +331,22 @@ def term_counts(block: Block, norm: Sequence[str]) -> sp.csr_matrix:
 
 
 # The toxicity and spam models hash the same text with identical word and char blocks;
-# the last batch's normalised texts and counts are kept (per thread) so the second model
-# reuses them instead of doing the work again.
+# the last batches' normalised texts and counts are kept (per thread) so the second model
+# reuses them instead of doing the work again. Two, because the toxicity check scores a
+# few rewritten texts between the batch's two scorings (its second opinions): with one,
+# that small batch evicted the big one and the spam model hashed it all again.
 _last_batch = threading.local()
+_BATCHES_KEPT = 2
 
 
 def _batch_memo(raw: Sequence[str]) -> dict[str, Any]:
     key = tuple(raw)
-    memo: dict[str, Any] | None = getattr(_last_batch, "memo", None)
-    if memo is None or memo["raw"] != key:
-        memo = {"raw": key, "norm": [normalize_for_model(t) for t in key], "counts": {}}
-        _last_batch.memo = memo
+    memos: list[dict[str, Any]] = getattr(_last_batch, "memos", None) or []
+    for memo in memos:
+        if memo["raw"] == key:
+            return memo
+    memo = {"raw": key, "norm": [normalize_for_model(t) for t in key], "counts": {}}
+    _last_batch.memos = [memo, *memos][:_BATCHES_KEPT]
     return memo
 
 
