@@ -340,15 +340,19 @@ def test_short_comments_are_judged_by_their_words_not_their_length() -> None:
 # The model reads a named identity, and "hate", "kill" or "die", as abuse whatever they aim
 # at; a rejection resting on them alone goes to a human instead.
 RESTS_ON_A_MENTION_HELD = ["I hate Mondays.", "Kill the bill!"]
+# Swearing as emphasis beside an identity is still held; beside a verb aimed at it, not.
+EMPHASIS_NEAR_AN_IDENTITY_HELD = ["Holy shit, the women's team won!"]
 # Aimed at someone, or at the identity it names: still rejected.
 AIMED_ABUSE_REJECTED = ["I hate you", "kill all muslims", "I hate gay people",
                         "gays are disgusting freaks", "die you stupid jew",
-                        "women are stupid whores", "fuck muslims"]
+                        "women are stupid whores", "fuck muslims",
+                        "I hate those fucking immigrants"]
 
 
 def test_a_rejection_resting_on_an_identity_or_an_unaimed_verb_is_held() -> None:
-    texts = RESTS_ON_A_MENTION_HELD + AIMED_ABUSE_REJECTED
-    expected = (["held"] * len(RESTS_ON_A_MENTION_HELD)
+    held = RESTS_ON_A_MENTION_HELD + EMPHASIS_NEAR_AN_IDENTITY_HELD
+    texts = held + AIMED_ABUSE_REJECTED
+    expected = (["held"] * len(held)
                 + ["rejected"] * len(AIMED_ABUSE_REJECTED))
     assert dict(zip(texts, _decisions(texts), strict=True)) == dict(
         zip(texts, expected, strict=True))

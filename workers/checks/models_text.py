@@ -182,7 +182,8 @@ class ToxicityCheck(TextModelCheck):
         decides.
         """
         swearing = [i for i in high if _EXPLETIVE.search(contexts[i].text)
-                    and not _ADDRESSED.search(contexts[i].text)]
+                    and not _ADDRESSED.search(contexts[i].text)
+                    and not _aims_at_an_identity(contexts[i].text)]
         if not swearing:
             return set()
         held: set[int] = set()
@@ -217,6 +218,13 @@ _IDENTITY = re.compile(rf"\b(?:{_IDENTITY_WORDS})\b", re.IGNORECASE)
 # Strong verbs that the model reads as abuse whatever they are aimed at.
 _STRONG_VERBS = re.compile(r"\b(?:hate[sd]?|hating|kill(?:s|ed|ing)?|die[sd]?|dying)\b",
                            re.IGNORECASE)
+
+
+def _aims_at_an_identity(text: str) -> bool:
+    """ "I hate those fucking immigrants": the swearing is emphasis, the verb is aimed."""
+    return bool(_STRONG_VERBS.search(text) and _IDENTITY.search(text))
+
+
 # Someone is addressed: the swearing may be aimed at them ("fucking idiot, you").
 _ADDRESSED = re.compile(
     r"\b(?:you|your|yours|yourself|yourselves|u|ur|you're|youre|ya|ye|y'?all|off)\b",
