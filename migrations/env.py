@@ -60,10 +60,12 @@ def run_migrations_online():
                 if sqlite:
                     broken = _broken_references(connection)
                     if len(broken) > len(broken_before):
+                        known = {tuple(row) for row in broken_before}
+                        first = next(tuple(r) for r in broken if tuple(r) not in known)
                         raise RuntimeError(
                             f"the migration would leave {len(broken) - len(broken_before)} "
                             f"more rows referring to missing rows (table, rowid, referred "
-                            f"table, key: {tuple(broken[0])}); it was rolled back")
+                            f"table, key: {first}); it was rolled back")
             if sqlite and connection.in_transaction():
                 connection.commit()  # before the pragma, which a transaction would ignore
         finally:

@@ -13,6 +13,8 @@ keeps taking submits while they build. That runs outside a transaction, so each 
 what an interrupted earlier run already did (IF [NOT] EXISTS). A build that failed leaves an
 INVALID index behind: drop it (``DROP INDEX CONCURRENTLY ix_comments_...``) and upgrade again.
 """
+from contextlib import nullcontext
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -24,8 +26,16 @@ branch_labels = None
 depends_on = None
 
 
+def _outside_transaction():
+    """CONCURRENTLY needs autocommit on PostgreSQL. SQLite has no such builds, and there
+    autocommit would commit the run's earlier steps: it keeps the run one transaction."""
+    if op.get_bind().dialect.name == "postgresql":
+        return op.get_context().autocommit_block()
+    return nullcontext()
+
+
 def upgrade():
-    with op.get_context().autocommit_block():
+    with _outside_transaction():
         op.create_index('ix_comments_author_created', 'comments', ['author_id', 'created_at'],
                         postgresql_concurrently=True, if_not_exists=True)
         op.create_index('ix_comments_site_address', 'comments',
@@ -38,7 +48,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.get_context().autocommit_block():
+    with _outside_transaction():
         op.create_index('ix_comments_author_id', 'comments', ['author_id'],
                         postgresql_concurrently=True, if_not_exists=True)
         op.drop_index('ix_comments_site_address', table_name='comments',

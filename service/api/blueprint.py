@@ -73,7 +73,7 @@ def no_input(view: F) -> F:
             try:
                 doc = json.loads(data)
             except ValueError:
-                flask_smorest.abort(400, message="The request body is not valid JSON.")
+                flask_smorest.abort(400, messages={"json": ["Invalid JSON body."]})
             if doc != {}:
                 flask_smorest.abort(422, messages={"json": (
                     {name: ["Unknown field."] for name in sorted(doc)}
@@ -84,7 +84,7 @@ def no_input(view: F) -> F:
     return checked  # type: ignore[return-value]
 
 
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _refuse_query_params() -> None:

@@ -1002,13 +1002,17 @@ def _use_remote_providers(app: Flask, admin_key: str) -> tuple[str, ...]:
 
 def test_deleting_ones_comment_refuses_query_parameters(client: FlaskClient,
                                                         app: Flask) -> None:
-    """A delete takes nothing but the token: ``?hard=1`` is refused, not read as a plain
-    delete (the comment stays as it was)."""
+    """A delete takes nothing but the token: ``?hard=1`` or ``{"hard": true}`` is refused,
+    not read as a plain delete (the comment stays as it was)."""
     made = submit(client).get_json()
     token = {"X-Author-Token": made["author_token"]}
     refused = client.delete(f"/api/v1/comments/{made['id']}?hard=1", headers=token)
     assert refused.status_code == 422
     assert refused.get_json()["error"]["fields"] == {"hard": ["Unknown field."]}
+    with_body = client.delete(f"/api/v1/comments/{made['id']}", headers=token,
+                              json={"hard": True})
+    assert with_body.status_code == 422
+    assert with_body.get_json()["error"]["fields"] == {"hard": ["Unknown field."]}
     with app.app_context():
         assert db.session.get(Comment, made["id"]).status == CommentStatus.PENDING
     assert client.delete(f"/api/v1/comments/{made['id']}", headers=token).status_code == 204

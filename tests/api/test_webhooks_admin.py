@@ -429,19 +429,20 @@ def test_actions_without_input_refuse_what_is_sent_and_change_nothing(
         unknown = client.open(path, method=method, headers=admin, query_string={"x": "1"})
         assert unknown.status_code == 422, (method, path)
         assert unknown.get_json()["error"]["fields"] == {"x": ["Unknown field."]}
-        if method == "POST":
-            body = client.open(path, method=method, headers=admin,
-                               json={"event_type": "comment.approved", "a": 1})
-            assert body.status_code == 422, path
-            assert body.get_json()["error"]["fields"] == {"a": ["Unknown field."],
-                                                          "event_type": ["Unknown field."]}
-            for not_an_object in ([], "ping", 1):
-                refused = client.open(path, method=method, headers=admin, json=not_an_object)
-                assert refused.status_code == 422, (path, not_an_object)
-                assert "takes no body" in str(refused.get_json()["error"]["fields"])
-            broken = client.open(path, method=method, data="{nope",
-                                 headers={**admin, "Content-Type": "application/json"})
-            assert broken.status_code == 400, path
+        body = client.open(path, method=method, headers=admin,
+                           json={"event_type": "comment.approved", "a": 1})
+        assert body.status_code == 422, path
+        assert body.get_json()["error"]["fields"] == {"a": ["Unknown field."],
+                                                      "event_type": ["Unknown field."]}
+        for not_an_object in ("[]", '"ping"', "1", "null"):
+            refused = client.open(path, method=method, data=not_an_object,
+                                  headers={**admin, "Content-Type": "application/json"})
+            assert refused.status_code == 422, (path, not_an_object)
+            assert "takes no body" in str(refused.get_json()["error"]["fields"])
+        broken = client.open(path, method=method, data="{nope",
+                             headers={**admin, "Content-Type": "application/json"})
+        assert broken.status_code == 400, path
+        assert broken.get_json()["error"]["fields"] == {"json": ["Invalid JSON body."]}
     assert state() == before
     # No input is an empty body or {}; both work.
     assert client.post(f"{BASE}/{endpoint_id}/ping", headers=admin, json={}).status_code == 202

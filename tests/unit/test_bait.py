@@ -173,3 +173,12 @@ def test_a_gate_never_skips_a_text_its_pattern_matches() -> None:
         labels = [label for label, _, pattern in PATTERNS if pattern.search(text)]
         assert labels, text
         assert all(_may_match(label, text.lower(), text) for label in labels), text
+
+
+@pytest.mark.parametrize("text", ["v\u0131sit our vids", "\u017fubscribers plz",
+                                  "l\u0131ke this comment", "free g\u0131ft cards"])
+def test_the_gates_read_dotless_i_and_long_s_as_the_patterns_do(text: str) -> None:
+    """re.IGNORECASE matches the dotless i (U+0131) for "i" and the long s (U+017F) for
+    "s", lower() keeps them: the gate must still open for what the pattern matches."""
+    assert any(pattern.search(text) for _, _, pattern in PATTERNS), text
+    assert bait(text)[0] > 0, text

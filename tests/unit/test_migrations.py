@@ -182,3 +182,43 @@ def test_downgrade_and_upgrade_keep_the_rows(backend: str, tmp_path: Path) -> No
             with db.engine.connect() as connection:
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         db.engine.dispose()
+
+
+def test_a_sqlite_upgrade_that_fails_partway_changes_nothing(tmp_path: Path) -> None:
+    """One transaction for the whole run on SQLite: a failure in its last step (0013, made
+    to fail by a trigger) leaves the database at the revision it started from, without the
+    steps before it (0011's indexes, 0012's column)."""
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError
+
+    from service.domain.sites import ensure_demo_site
+    from service.domain.submissions import ClientInfo, Submission, submit_comment
+    from service.models import Site
+
+    app = _empty_database_app("sqlite", tmp_path)
+    with app.app_context():
+        alembic_upgrade()
+        session = db.session()
+        ensure_demo_site(session)
+        submit_comment(session, session.get(Site, "demo"), Submission(article="m", body="Kept."),
+                       ClientInfo(), max_depth=5, max_body_chars=5000)
+        session.commit()
+        db.session.remove()
+        downgrade(revision="0010")
+        db.engine.dispose()
+        raw = sqlite3.connect(tmp_path / "m.db")
+        raw.execute("CREATE TRIGGER boom BEFORE UPDATE ON authors "
+                    "BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        raw.commit()
+        with pytest.raises(IntegrityError, match="boom"):
+            alembic_upgrade()
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [("0010",)]
+        indexes = {row[1] for row in raw.execute("PRAGMA index_list(comments)")}
+        assert "ix_comments_author_created" not in indexes
+        assert "ix_comments_author_id" in indexes
+        assert "may_reject" not in {row[1] for row in
+                                    raw.execute("PRAGMA table_info(check_results)")}
+        assert raw.execute("SELECT COUNT(*) FROM comments").fetchone() == (1,)
+        raw.close()
+        db.engine.dispose()

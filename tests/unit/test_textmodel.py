@@ -279,6 +279,24 @@ def test_memoised_counts_equal_scikit_learn(block: Block) -> None:
         np.testing.assert_array_equal(ours, theirs)
 
 
+def test_a_full_hashing_cache_is_emptied_without_losing_the_batch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the limit the cache is cleared; the terms it held and the batch asks for again
+    are hashed anew (they raised KeyError, failing the batch once per overflow)."""
+    from workers.checks import textmodel
+
+    monkeypatch.setattr(textmodel, "_CACHE_LIMIT", 5)
+    for block in (Block("w", "word", 2**10, (1, 1)), Block("c", "char_wb", 2**10, (2, 3))):
+        buckets = textmodel._TermBuckets(block)
+        want = block.hasher().transform(["a b c", "a d e f", "a b"]).toarray()
+        for _ in range(2):
+            got = [buckets.doc_buckets([doc])[0] for doc in ("a b c", "a d e f", "a b")]
+            rows = np.zeros_like(want)
+            for row, cols in enumerate(got):
+                np.add.at(rows[row], cols, 1)
+            np.testing.assert_array_equal(rows, want)
+
+
 @pytest.mark.parametrize(("text", "rejected"), [
     # Swearing as emphasis, aimed at nobody: held for a human, not rejected.
     ("Holy shit, this has had over 2 billion views.", False),
@@ -343,7 +361,8 @@ RESTS_ON_A_MENTION_HELD = ["I hate Mondays.", "Kill the bill!"]
 # Swearing as emphasis beside an identity is still held; beside a verb aimed at it, not.
 EMPHASIS_NEAR_AN_IDENTITY_HELD = ["Holy shit, the women's team won!"]
 # Aimed at someone, or at the identity it names: still rejected.
-AIMED_ABUSE_REJECTED = ["I hate you", "kill all muslims", "I hate gay people",
+AIMED_ABUSE_REJECTED = ["I hate you", "kill him", "kill them all", "she should die",
+                        "just die", "kill urself", "kill all muslims", "I hate gay people",
                         "gays are disgusting freaks", "die you stupid jew",
                         "women are stupid whores", "fuck muslims",
                         "I hate those fucking immigrants"]

@@ -152,6 +152,11 @@ _THREE_DIGITS = re.compile(r"\d\d\d")
 WEAKER_FORM_OF = {MENTIONS: (PROMOTES, SUBSCRIBERS)}
 
 
+# Under re.IGNORECASE "i" also matches the dotless i (U+0131) and "s" the long s (U+017F),
+# which lower() keeps: the gates read them as the letters the patterns see.
+_CASE_FOLDS = str.maketrans({"\u0131": "i", "\u017f": "s"})
+
+
 def _may_match(label: str, lowered: str, raw: str) -> bool:
     if label == "phone number":
         return _THREE_DIGITS.search(raw) is not None
@@ -168,7 +173,7 @@ class BaitCheck:
         return [self.run(c) for c in contexts]
 
     def run(self, ctx: CommentContext) -> Verdict:
-        lowered = ctx.text.lower()
+        lowered = ctx.text.lower().translate(_CASE_FOLDS)
         hits = [(label, weight(ctx.text) if callable(weight) else weight)
                 for label, weight, pattern in PATTERNS
                 if _may_match(label, lowered, ctx.text) and pattern.search(ctx.text)]

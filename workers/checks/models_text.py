@@ -128,7 +128,7 @@ class ToxicityCheck(TextModelCheck):
     def _mentions_alone(self, contexts: Sequence[CommentContext], scores: list[float],
                         notes: list[str | None], high: list[int]) -> set[int]:
         """Hold, not reject, a comment whose score rests on naming an identity, or on
-        "hate", "kill" or "die" aimed at nobody (no one addressed, no identity named).
+        "hate" or "kill" aimed at nobody (no one addressed, no person or identity named).
 
         The training data's abuse names identities so often that the model scores the names
         themselves ("I would like to come out and admit my homosexuality", "There is no
@@ -148,7 +148,8 @@ class ToxicityCheck(TextModelCheck):
             # the identity they name, and stay rejected.
             if identities and not verbs:
                 words, pattern = identities, _IDENTITY
-            elif verbs and not identities and not _ADDRESSED.search(text):
+            elif (verbs and not identities and not _ADDRESSED.search(text)
+                  and not _PERSON.search(text)):
                 words, pattern = verbs, _STRONG_VERBS
             else:
                 continue
@@ -215,9 +216,14 @@ _IDENTITY_WORDS = (
     r"hindus?|sikhs?|atheists?|blacks?|whites?|africans?|asians?|mexicans?|arabs?|"
     r"immigrants?|refugees?|women|woman|feminists?")
 _IDENTITY = re.compile(rf"\b(?:{_IDENTITY_WORDS})\b", re.IGNORECASE)
-# Strong verbs that the model reads as abuse whatever they are aimed at.
-_STRONG_VERBS = re.compile(r"\b(?:hate[sd]?|hating|kill(?:s|ed|ing)?|die[sd]?|dying)\b",
-                           re.IGNORECASE)
+# Verbs the model reads as abuse whatever they are aimed at ("I hate Mondays", "Kill the
+# bill!"). Not "die": "just die" and "die die die" are aimed at the reader.
+_STRONG_VERBS = re.compile(r"\b(?:hate[sd]?|hating|kill(?:s|ed|ing)?)\b", re.IGNORECASE)
+# A person the verb may be aimed at: "kill him", "kill them all", "I hate her".
+_PERSON = re.compile(
+    r"\b(?:him|her|hers|he|she|they|them|their|his|urself|urselves|themselves|himself|"
+    r"herself|people|person|everyone|everybody|someone|somebody|anyone|anybody|man|men|"
+    r"guy|guys|kid|kids|bitch\w*|bastard\w*|die[sd]?|dying|death)\b", re.IGNORECASE)
 
 
 def _aims_at_an_identity(text: str) -> bool:

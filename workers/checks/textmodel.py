@@ -248,6 +248,7 @@ class _TermBuckets:
         missing = list({t for t, bucket in zip(terms, found, strict=True) if bucket is None})
         if len(cache) + len(missing) > _CACHE_LIMIT:
             cache.clear()
+            missing = list(dict.fromkeys(terms))  # the clear took the known ones too
         hashed = sp.csr_matrix(self.hasher.transform([[t] for t in missing]))
         # One term per row, value 1 (alternate_sign=False): exactly one bucket per row.
         cache.update(zip(missing, hashed.indices.tolist(), strict=True))
@@ -261,6 +262,7 @@ class _TermBuckets:
         missing = list({w for w, grams in zip(words, found, strict=True) if grams is None})
         if len(cache) + len(missing) > _CACHE_LIMIT:
             cache.clear()
+            missing = list(dict.fromkeys(words))  # the clear took the known ones too
         lo, hi = self.block.ngram_range
         grams = [char_wb_grams(w, lo, hi) for w in missing]
         flat = np.asarray(self.lookup([g for gs in grams for g in gs]), dtype=np.int32)
