@@ -24,11 +24,12 @@ import io
 import itertools
 import json
 import math
+import operator
 import pathlib
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,38 +240,22 @@ class _TermBuckets:
         self.words: dict[str, np.ndarray] = {}
 
     def lookup(self, terms: Sequence[str]) -> list[int]:
-        # Most terms are known: one pass of dict.get in C, and the misses found by a scan
-        # for None, cost less than building a set of every term to find the new ones.
-        found = list(map(self.terms.get, terms))
-        if None not in found:
-            return found  # type: ignore[return-value]
-        cache = self.terms
-        missing = list({t for t, bucket in zip(terms, found, strict=True) if bucket is None})
-        if len(cache) + len(missing) > _CACHE_LIMIT:
-            cache.clear()
-            missing = list(dict.fromkeys(terms))  # the clear took the known ones too
-        hashed = sp.csr_matrix(self.hasher.transform([[t] for t in missing]))
-        # One term per row, value 1 (alternate_sign=False): exactly one bucket per row.
-        cache.update(zip(missing, hashed.indices.tolist(), strict=True))
-        return list(map(cache.__getitem__, terms))
+        def hash_terms(missing: list[str]) -> list[int]:
+            hashed = sp.csr_matrix(self.hasher.transform([[t] for t in missing]))
+            # One term per row, value 1 (alternate_sign=False): exactly one bucket per row.
+            return hashed.indices.tolist()
+
+        return _memoised(self.terms, terms, hash_terms)
 
     def word_grams(self, words: Sequence[str]) -> list[np.ndarray]:
-        found = list(map(self.words.get, words))
-        if not any(grams is None for grams in found):
-            return found  # type: ignore[return-value]
-        cache = self.words
-        missing = list({w for w, grams in zip(words, found, strict=True) if grams is None})
-        if len(cache) + len(missing) > _CACHE_LIMIT:
-            cache.clear()
-            missing = list(dict.fromkeys(words))  # the clear took the known ones too
-        lo, hi = self.block.ngram_range
-        grams = [char_wb_grams(w, lo, hi) for w in missing]
-        flat = np.asarray(self.lookup([g for gs in grams for g in gs]), dtype=np.int32)
-        pos = 0
-        for w, gs in zip(missing, grams, strict=True):
-            cache[w] = flat[pos : pos + len(gs)]
-            pos += len(gs)
-        return list(map(cache.__getitem__, words))
+        def grams_of(missing: list[str]) -> list[np.ndarray]:
+            lo, hi = self.block.ngram_range
+            grams = [char_wb_grams(w, lo, hi) for w in missing]
+            flat = np.asarray(self.lookup([g for gs in grams for g in gs]), dtype=np.int32)
+            bounds = np.cumsum([0, *map(len, grams)])
+            return [flat[a:b] for a, b in itertools.pairwise(bounds)]
+
+        return _memoised(self.words, words, grams_of)
 
     def doc_buckets(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Buckets of every feature occurrence, concatenated, and how many per document."""
@@ -287,6 +272,25 @@ class _TermBuckets:
         grams = [word_ngrams(_TOKEN.findall(doc), lo, hi) for doc in docs]
         cols = np.asarray(self.lookup([g for gs in grams for g in gs]), dtype=np.int32)
         return cols, np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+
+
+def _memoised(cache: dict[str, Any], keys: Sequence[str],
+              compute: Callable[[list[str]], list[Any]]) -> list[Any]:
+    """``cache[k]`` for every key, ``compute`` called once for the distinct missing ones.
+
+    Most keys are known: one pass of dict.get in C, and the misses found by a scan for None,
+    cost less than building a set of every key to find the new ones. Past _CACHE_LIMIT the
+    cache is emptied, and then every key asked for is missing.
+    """
+    found = list(map(cache.get, keys))
+    if not any(map(operator.is_, found, itertools.repeat(None))):
+        return found
+    missing = list({k for k, value in zip(keys, found, strict=True) if value is None})
+    if len(cache) + len(missing) > _CACHE_LIMIT:
+        cache.clear()
+        missing = list(dict.fromkeys(keys))
+    cache.update(zip(missing, compute(missing), strict=True))
+    return list(map(cache.__getitem__, keys))
 
 
 def char_wb_grams(word: str, lo: int, hi: int) -> list[str]:
