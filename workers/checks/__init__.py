@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 #: Every check's name, local and remote: the web process filters queues by them without
 #: importing the checks (their models' libraries cost each web worker about 60 MB).
-CHECK_NAMES = ("toxicity", "profanity", "threats", "spam_text", "links", "bait", "behaviour",
-               "words", "site_spam", "akismet", "perspective")
+CHECK_NAMES = ("toxicity", "profanity", "threats", "identity_attack", "spam_text", "links",
+               "bait", "behaviour", "words", "site_spam", "akismet", "perspective")
 
 
 @lru_cache(maxsize=1)
@@ -27,6 +27,7 @@ def local_checks() -> tuple[Check, ...]:
     """
     from workers.checks.bait import BaitCheck
     from workers.checks.behaviour import BehaviourCheck
+    from workers.checks.identity import IdentityAttackCheck
     from workers.checks.links import LinksCheck
     from workers.checks.models_text import SpamTextCheck, ToxicityCheck
     from workers.checks.profanity import ProfanityCheck
@@ -34,9 +35,9 @@ def local_checks() -> tuple[Check, ...]:
     from workers.checks.threats import ThreatsCheck
     from workers.checks.words import WordsCheck
 
-    checks: list[Check] = [ToxicityCheck(), ProfanityCheck(), ThreatsCheck(), SpamTextCheck(),
-                           LinksCheck(), BaitCheck(), BehaviourCheck(), WordsCheck(),
-                           SiteSpamCheck()]
+    checks: list[Check] = [ToxicityCheck(), ProfanityCheck(), ThreatsCheck(),
+                           IdentityAttackCheck(), SpamTextCheck(), LinksCheck(), BaitCheck(),
+                           BehaviourCheck(), WordsCheck(), SiteSpamCheck()]
     return tuple(checks)
 
 

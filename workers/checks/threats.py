@@ -101,7 +101,7 @@ RULES: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
 )
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _PREFILTER_TABLE = str.maketrans({**CONFUSABLES, **dict.fromkeys(_ZERO_WIDTH)})
-_FOLDED_BY_PREFILTER = frozenset(CONFUSABLES) | frozenset(_ZERO_WIDTH)
+FOLDED_BY_PREFILTER = frozenset(CONFUSABLES) | frozenset(_ZERO_WIDTH)
 # A negation governing the matched words ("don't kill yourself over it", "never go back to
 # your country"), not one earlier in a conditional ("if you don't stop I'll hurt you").
 _NEGATED = re.compile(
@@ -117,25 +117,25 @@ _LEET_IN_WORD = re.compile(rf"(?<=[a-z]){_LEET_RUN}|{_LEET_RUN}(?=[a-z])")
 _DISGUISED = re.compile(rf"[a-z]{_LEET_RUN}[a-z]")
 #: Every rule's anchors once: the gate every comment goes through.
 _ALL_ANCHORS = tuple(dict.fromkeys(anchor for _, anchors, _ in RULES for anchor in anchors))
-_MAX_CHARS = 5000
+MAX_CHARS = 5000
 _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 
 
-def _lowered(text: str) -> str:
+def lowered_for_patterns(text: str) -> str:
     """Lowercase, look-alikes and zero-width characters folded. ``normalize.fold`` would
     also fold accents and fullwidth letters, but it costs 100 us on a long non-ASCII
     comment, which a check that runs on every comment cannot spend for disguises seen less
     often than these."""
-    lowered = text[:_MAX_CHARS].lower()
-    if not lowered.isascii() and not _FOLDED_BY_PREFILTER.isdisjoint(lowered):
+    lowered = text[:MAX_CHARS].lower()
+    if not lowered.isascii() and not FOLDED_BY_PREFILTER.isdisjoint(lowered):
         lowered = lowered.translate(_PREFILTER_TABLE)
     if "&" in lowered:
         lowered = html.unescape(lowered)
     return lowered.translate(_APOSTROPHES)
 
 
-def _canonical_forms(lowered: str) -> list[str]:
+def canonical_forms(lowered: str) -> list[str]:
     """What the patterns read: digits used as letters and spacing folded, and stretched
     letters read both as one and as two ("kiiill" is "kill", "yourselfff" "yourself")."""
     text = _LEET_IN_WORD.sub(lambda m: m.group(0).translate(_LEET), lowered)
@@ -158,11 +158,11 @@ def _may_contain(lowered: str) -> bool:
 
 def find_threats(text: str) -> list[tuple[str, str]]:
     """(label, the words matched) for each kind of threat in ``text``, negated forms left out."""
-    lowered = _lowered(text)
+    lowered = lowered_for_patterns(text)
     if not _may_contain(lowered):
         return []
     found: list[tuple[str, str]] = []
-    for canonical in _canonical_forms(lowered):
+    for canonical in canonical_forms(lowered):
         padded = f" {canonical} "
         for label, anchors, pattern in RULES:
             if any(label == seen for seen, _ in found):
