@@ -381,3 +381,38 @@ def test_a_rejection_resting_on_an_identity_or_an_unaimed_verb_is_held() -> None
         assert not verdict.may_reject  # whatever a site's reject threshold
         assert any(r.startswith("rests on '") for r in verdict.reasons), verdict.reasons
 
+
+
+# The spam model holds these or marks them spam (calibrated 0.79-0.96): YouTube spam opens
+# the same way. They promote nothing, so they are approved; the same openings selling
+# something stay spam.
+PROMOTES_NOTHING_APPROVED = ["Hi everyone, I would like to come out and admit my "
+                             "homosexuality", "Hi everyone, I would like to come out",
+                             "Everyone please go vote on Tuesday",
+                             "Hello everyone, I am new here and I wanted to share my story "
+                             "about the flood"]
+PROMOTES_SOMETHING_SPAM = ["Hi everyone, I would like you to check out my channel",
+                           "Everyone please subscribe to my channel",
+                           "Hello everyone, I am new here, please visit my website"]
+
+
+def test_spam_that_promotes_nothing_is_not_spam() -> None:
+    from workers.checks.models_text import SpamTextCheck
+    from workers.policy import Policy, Standing, decide
+
+    texts = PROMOTES_NOTHING_APPROVED + PROMOTES_SOMETHING_SPAM
+    expected = (["approved"] * len(PROMOTES_NOTHING_APPROVED)
+                + ["spam"] * len(PROMOTES_SOMETHING_SPAM))
+    assert dict(zip(texts, _decisions(texts), strict=True)) == dict(
+        zip(texts, expected, strict=True))
+    raw = SpamTextCheck().model.score(PROMOTES_NOTHING_APPROVED)
+    assert min(raw) > SpamTextCheck.review_at  # the model alone would hold them at least
+    assert max(raw) > SpamTextCheck.reject_at  # and mark some spam
+    verdicts = SpamTextCheck().run_batch([CommentContext(text=t)
+                                          for t in PROMOTES_NOTHING_APPROVED])
+    for verdict in verdicts:
+        assert verdict.score < HOLD_POINT
+        assert not verdict.may_reject  # whatever a site's reject threshold
+    # A suspect author's lowered hold threshold still sends one to a human.
+    suspect = Standing(approved=0, rejected=3)
+    assert str(decide(verdicts[:1], Policy(), suspect).status) == "held"

@@ -253,3 +253,47 @@ class SpamTextCheck(TextModelCheck):
     # spam-lr-1 used 0.3 and 0.7 (0.41 % marked spam).
     review_at = 0.3
     reject_at = 0.43
+
+    #: Where the score of a comment that promotes nothing is kept: below the hold point.
+    nothing_promoted_cap = 0.45
+
+    def second_opinion(self, contexts: Sequence[CommentContext], scores: list[float],
+                       notes: list[str | None]) -> set[int]:
+        """A comment the model scores as spam but that promotes nothing is not spam.
+
+        The model learnt YouTube spam, whose openings ("Hi everyone", "I would like to",
+        "please", "share my") are also how a reader starts a comment: "Hi everyone, I would
+        like to come out and admit my homosexuality" scored 0.91 and was marked spam, and
+        "Everyone please go vote on Tuesday" was held. Spam always wants something: a link,
+        a contact, a channel, money, a follow, a listen. Without any of that
+        (``_PROMOTION``), the score is kept just below the hold point and may only hold:
+        such a comment is never marked spam by the model alone, and only a suspect
+        author's lowered hold threshold still sends it to a human.
+        """
+        capped: set[int] = set()
+        for i, score in enumerate(scores):
+            if score > self.nothing_promoted_cap and not _PROMOTION.search(contexts[i].text):
+                scores[i] = self.nothing_promoted_cap
+                notes[i] = "promotes nothing (no link, contact, channel, money or follow)"
+                capped.add(i)
+        return capped
+
+
+# What spam asks for. Broad on purpose: a word here only lets the model's score decide as
+# before; the rule protects only comments with none of them.
+_PROMOTION = re.compile(
+    r"https?:|www\.|://|\b[\w-]+\.(?:com|net|org|ly|me|tv|info|biz|co|io|us|uk|gl|be|ru|in"
+    r"|xyz|site|online|shop|app)\b|@|\$|€|£|\d{6,}|\d{3}[\s.-]\d{3}[\s.-]\d{3,4}"
+    r"|\b(?:channel|chanel|canal|subscri\w*|subs?|sub4sub|check\s*(?:out|my|it|me|em|'em)"
+    r"|checkout|my\s+(?:video|vid|music|song|page|profile|site|website|blog|new|cover|track"
+    r"|album|youtube|account|channel|shop|store|book|app|link)\w*|follow\w*|facebook|fb"
+    r"|instagram|insta|twitter|tiktok|snapchat|youtube|youtuber|whatsapp|telegram|free|money"
+    r"|earn\w*|win|winner|cash|dollars?|euros?|pounds|bucks|income|profit\w*|invest\w*"
+    r"|crypto\w*|bitcoin|forex|loans?|casino|bet|betting|dating|sexy?|viagra|pills|seo"
+    r"|backlinks?|click\w*|visit\w*|download\w*|offer\w*|promo\w*|discount\w*|coupon\w*"
+    r"|deal|deals|sale|buy|order|shop|store|product\w*|business|opportunit\w*|hire|hiring"
+    r"|work\s+from\s+home|thumbs\s+up|like\s+(?:this|my|it|if)|likes|giveaway|gift\s*cards?"
+    r"|join\w*|watch|listen\w*|support\w*|views|viewers|rap\w*|singer|artist|music|song"
+    r"|songs|video|videos|band|cover|album|stream\w*|contact|call\s+me|text\s+me|dm|inbox"
+    r"|message\s+me|email\s+me|e-mail|add\s+me|google|search)\b",
+    re.IGNORECASE)
