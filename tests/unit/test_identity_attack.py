@@ -73,7 +73,23 @@ ATTACKS = [
     ("Hitler was right about the Jews", DEMEANS),
     ("Kick every single Muslim out of the country", ELIMINATION),
     ("exterminate these jewish pigs", CONTEMPT),
-    # Disguises the threats check also reads through.
+    # Found by a review: "to" before a call to kill, a quantifier before "of", a place.
+    ("I want to kill all the muslims", ELIMINATION),
+    ("We need to deport all immigrants now", ELIMINATION),
+    ("Most of the muslims are terrorists", DEMEANS),
+    ("90% of muslims are terrorists", DEMEANS),
+    ("Muslims in this country are terrorists", DEMEANS),
+    ("Immigrants from Africa are animals", DEMEANS),
+    ("Hang the jews", ELIMINATION),
+    ("Immigrant scum", CONTEMPT),
+    ("All muslims deserve death.", ELIMINATION),
+    ("Death to Islam.", ELIMINATION),
+    # Disguises the threats check also reads through, and what a browser shows as the
+    # same words: padding, an entity, Markdown emphasis inside a word.
+    ("muslims" + " " * 160 + "are vermin", DEMEANS),
+    ("kill all the" + "\n" * 150 + "muslims", ELIMINATION),
+    ("&#109;uslims are terrorists", DEMEANS),
+    ("**Mus**lims are vermin", DEMEANS),
     ("MUSLIMS  ARE  TERRORISTS", DEMEANS),
     ("muslims are \u0430nimals", DEMEANS),  # Cyrillic a
     ("refugees are anim4ls", DEMEANS),
@@ -115,6 +131,29 @@ NOT_ATTACKS = [
     "The gang who attacked the Polish shop owner are scum.",
     "It's wrong to say immigrants are criminals; they commit fewer crimes.",
     "The white rats in the lab are animals bred for research.",
+    # Found by a review (each was held by the first version).
+    "Sorry, my English is rubbish.",
+    "English is a stupid language with no spelling rules.",
+    "I had a greasy Chinese takeaway last night.",
+    "We ate at a filthy Indian restaurant; the inspector closed it.",
+    "He wore dirty black boots to the wedding.",
+    "African swine fever has reached the pig farms.",
+    "Researchers study African apes and Asian monkeys in the wild.",
+    "Maternal death for black women is three times higher.",
+    "The Nazis built gas chambers for Jews.",
+    "Americans need to get out of the habit of tipping.",
+    "Asylum seekers must be removed from hotels by March.",
+    "Wales will slaughter the English on Saturday.",
+    "Ukrainians are fighting Russian invaders.",
+    "Refugees are fleeing terrorists.",
+    "Immigrants are rarely criminals.",
+    "Few Muslims are terrorists.",
+    "Anyone who thinks Muslims are terrorists is an idiot.",
+    "He told the crowd that immigrants are animals, and lost the seat.",
+    "The conspiracy theory that Jews control the media is ancient.",
+    "Women are trash-talking the referee, and rightly.",
+    "Egg whites are disgusting on their own.",
+    "The Greeks are filthy rich from shipping.",
 ]
 
 

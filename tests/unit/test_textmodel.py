@@ -393,7 +393,14 @@ PROMOTES_NOTHING_APPROVED = ["Hi everyone, I would like to come out and admit my
                              "about the flood"]
 PROMOTES_SOMETHING_SPAM = ["Hi everyone, I would like you to check out my channel",
                            "Everyone please subscribe to my channel",
-                           "Hello everyone, I am new here, please visit my website"]
+                           "Hello everyone, I am new here, please visit my website",
+                           # The words as the model reads them (found by a review).
+                           "".join(chr(ord(c) + 0xFEE0) if c != " " else c
+                                   for c in "Everyone please subscribe to my channel"),
+                           "Everyone please &#115;ubscribe to my &#99;hannel",
+                           "please v\u200bisit my web\u200bsite",
+                           "She loves Vena. trojmiasto.pl/Vena-Bus-Taxi-o59253.html",
+                           "Hey guys I make beats, look me up on SoundCloud"]
 
 
 def test_spam_that_promotes_nothing_is_not_spam() -> None:
@@ -413,6 +420,7 @@ def test_spam_that_promotes_nothing_is_not_spam() -> None:
     for verdict in verdicts:
         assert verdict.score < HOLD_POINT
         assert not verdict.may_reject  # whatever a site's reject threshold
+        assert verdict.reasons[-1].startswith("promotes nothing")  # shown, though approved
     # A suspect author's lowered hold threshold still sends one to a human.
     suspect = Standing(approved=0, rejected=3)
     assert str(decide(verdicts[:1], Policy(), suspect).status) == "held"

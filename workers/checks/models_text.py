@@ -14,7 +14,7 @@ from pathlib import Path
 
 from workers.checks.base import HOLD_POINT, REJECT_POINT, CommentContext, Kind, Verdict, calibrate
 from workers.checks.profanity import profanity_probabilities
-from workers.checks.textmodel import LinearTextModel
+from workers.checks.textmodel import LinearTextModel, normalize_for_model
 
 MODELS = Path(__file__).resolve().parent / "models"
 #: Toxicity scores from here ask the profanity model for a second opinion (the lowest a
@@ -62,12 +62,12 @@ class TextModelCheck:
         for i, (ctx, probability, score, note) in enumerate(
                 zip(contexts, raw, scores, notes, strict=True)):
             reasons = []
-            if score >= HOLD_POINT:
+            if score >= HOLD_POINT or note:
                 terms = self.model.top_terms(ctx.text, n=3)
                 # The model's own probability, which the score calibrates: say which is which.
                 reasons.append(f"{self.label} model probability {probability:.2f}"
                                + (f" (words: {', '.join(terms)})" if terms else ""))
-            if note and score >= HOLD_POINT:
+            if note:
                 reasons.append(note)
             verdicts.append(Verdict(self.name, self.version, self.kind, score, reasons,
                                     may_reject=i not in hold_only))
@@ -272,24 +272,34 @@ class SpamTextCheck(TextModelCheck):
         """
         capped: set[int] = set()
         for i, score in enumerate(scores):
-            if score > self.nothing_promoted_cap and not _PROMOTION.search(contexts[i].text):
+            if score > self.nothing_promoted_cap and not promotes_something(contexts[i].text):
                 scores[i] = self.nothing_promoted_cap
                 notes[i] = "promotes nothing (no link, contact, channel, money or follow)"
                 capped.add(i)
         return capped
 
 
+def promotes_something(text: str) -> bool:
+    """Whether ``text`` asks for anything spam asks for, as typed or as the model reads it
+    (entities, fullwidth and mathematical letters, zero-width characters: "&#115;ubscribe"
+    and "v\u200bisit" are what the model scores as "subscribe" and "visit")."""
+    return bool(_PROMOTION.search(text) or _PROMOTION.search(normalize_for_model(text)))
+
+
 # What spam asks for. Broad on purpose: a word here only lets the model's score decide as
 # before; the rule protects only comments with none of them.
 _PROMOTION = re.compile(
     r"https?:|www\.|://|\b[\w-]+\.(?:com|net|org|ly|me|tv|info|biz|co|io|us|uk|gl|be|ru|in"
-    r"|xyz|site|online|shop|app)\b|@|\$|€|£|\d{6,}|\d{3}[\s.-]\d{3}[\s.-]\d{3,4}"
+    r"|xyz|site|online|shop|app|pl|de|fr|es|it|nl|br|tk)\b|\w\.[a-z]{2,}/\S"
+    r"|@|\$|€|£|\d{6,}|\d{3}[\s.-]\d{3}[\s.-]\d{3,4}"
     r"|\b(?:channel|chanel|canal|subscri\w*|subs?|sub4sub|check\s*(?:out|my|it|me|em|'em)"
     r"|checkout|my\s+(?:video|vid|music|song|page|profile|site|website|blog|new|cover|track"
     r"|album|youtube|account|channel|shop|store|book|app|link)\w*|follow\w*|facebook|fb"
     r"|instagram|insta|twitter|tiktok|snapchat|youtube|youtuber|whatsapp|telegram|free|money"
     r"|earn\w*|win|winner|cash|dollars?|euros?|pounds|bucks|income|profit\w*|invest\w*"
-    r"|crypto\w*|bitcoin|forex|loans?|casino|bet|betting|dating|sexy?|viagra|pills|seo"
+    r"|crypto\w*|bitcoins?|forex|donat\w*|paypal|venmo|cashapp|patreon|onlyfans|spotify"
+    r"|soundcloud|bandcamp|twitch|discord|mixtape|beats|share\s+(?:this|it)\b"
+    r"|look\s+(?:me|her|him|us|them)\s+up|my\s+name|hit\s+the\s+bell|loans?|casino|bet|betting|dating|sexy?|viagra|pills|seo"
     r"|backlinks?|click\w*|visit\w*|download\w*|offer\w*|promo\w*|discount\w*|coupon\w*"
     r"|deal|deals|sale|buy|order|shop|store|product\w*|business|opportunit\w*|hire|hiring"
     r"|work\s+from\s+home|thumbs\s+up|like\s+(?:this|my|it|if)|likes|giveaway|gift\s*cards?"
