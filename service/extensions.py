@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -30,3 +34,30 @@ def reader_network() -> str:
 
 
 limiter = Limiter(key_func=reader_network, default_limits=[])
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def limits_unless_off(off: Callable[[], bool],
+                      *limits: Callable[[View], View]) -> Callable[[View], View]:
+    """``limiter.limit(...)`` decorators that are not consulted at all while ``off()``.
+
+    Their own ``exempt_when`` is asked only after flask-limiter has resolved the route's
+    limits and its request identity: about a tenth of a submit's CPU for a limit the
+    operator turned off (``WARDEN_RATE_LIMIT_SUBMIT=off``, e.g. behind a gateway that limits
+    already). ``off`` is read per request, so a settings change needs no new decorators.
+    """
+
+    def decorate(view: View) -> View:
+        limited = view
+        for limit in reversed(limits):
+            limited = limit(limited)
+
+        @functools.wraps(limited)
+        def dispatch(*args: Any, **kwargs: Any) -> Any:
+            return view(*args, **kwargs) if off() else limited(*args, **kwargs)
+
+        return dispatch  # type: ignore[return-value]
+
+    return decorate

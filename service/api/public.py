@@ -29,7 +29,7 @@ from service.domain.submissions import (
     submit_comment,
 )
 from service.domain.threads import approved_counts, thread_page
-from service.extensions import db, limiter
+from service.extensions import db, limiter, limits_unless_off
 from service.models import Comment, CommentStatus
 from service.schemas.public import (
     AcceptedSchema,
@@ -158,8 +158,10 @@ class Comments(MethodView):
                            creates_articles=site.creates_articles)
         return _cacheable(page.body, page.etag)
 
-    @limiter.limit(_submit_limit, exempt_when=_submit_limit_off)
-    @limiter.limit(_submit_limit, key_func=_author_key, exempt_when=_submit_author_exempt)
+    @limits_unless_off(_submit_limit_off,
+                       limiter.limit(_submit_limit, exempt_when=_submit_limit_off),
+                       limiter.limit(_submit_limit, key_func=_author_key,
+                                     exempt_when=_submit_author_exempt))
     @blp.arguments(SubmitSchema)
     @blp.response(202, AcceptedSchema)
     @blp.alt_response(400, description="Parent not on this article, or replies nested too "
@@ -329,8 +331,10 @@ def _flag_limit_off() -> bool:
 
 @blp.route("/comments/<int:comment_id>/flags")
 class Flags(MethodView):
-    @limiter.limit(_flag_limit, exempt_when=_flag_limit_off)
-    @limiter.limit(_flag_limit, key_func=_author_key, exempt_when=_flag_author_exempt)
+    @limits_unless_off(_flag_limit_off,
+                       limiter.limit(_flag_limit, exempt_when=_flag_limit_off),
+                       limiter.limit(_flag_limit, key_func=_author_key,
+                                     exempt_when=_flag_author_exempt))
     @blp.arguments(FlagInSchema)
     @blp.response(201, FlagOutSchema)
     @blp.alt_response(409, description="This reader already reported the comment "

@@ -1016,3 +1016,34 @@ def test_deleting_ones_comment_refuses_query_parameters(client: FlaskClient,
     with app.app_context():
         assert db.session.get(Comment, made["id"]).status == CommentStatus.PENDING
     assert client.delete(f"/api/v1/comments/{made['id']}", headers=token).status_code == 204
+
+
+def test_a_limit_turned_off_is_not_consulted_while_the_others_count(
+        app: Flask, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Submits off, flags on (the limiter runs in the process): a submit never reaches
+    flask-limiter, which would resolve the route's limits only to find them exempt."""
+    from dataclasses import replace
+
+    from service.app import create_app
+    from service.extensions import limiter
+
+    mixed = create_app(replace(settings, rate_limit_submit="off", rate_limit_flag="1/minute"))
+    client = mixed.test_client()
+    consulted: list[str | None] = []
+    real_check = limiter._check_request_limit
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        consulted.append(kwargs.get("callable_name"))
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(limiter, "_check_request_limit", spy)
+    codes = [submit(client, body=f"Unlimited remark {i}.").status_code for i in range(4)]
+    assert codes == [202] * 4
+    assert not [name for name in consulted if name and name.endswith("Comments.post")]
+    first = submit(client, body="One to report.").get_json()["id"]
+    flags = [client.post(f"/api/v1/comments/{first}/flags", json={"reason": "spam"},
+                         environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code
+             for _ in range(2)]
+    assert flags[-1] == 429  # the flag limit still counts
+    with mixed.app_context():
+        db.engine.dispose()
