@@ -34,6 +34,10 @@ class TextModelCheck:
     label: str
     review_at: float
     reject_at: float
+    #: Whether a second opinion's note is shown on a score below the hold point (the
+    #: spam rule's "promotes nothing" is the reason such a comment was approved; the
+    #: toxicity notes explain holds and mean nothing below them).
+    notes_below_hold = False
 
     @property
     def path(self) -> Path:
@@ -62,12 +66,13 @@ class TextModelCheck:
         for i, (ctx, probability, score, note) in enumerate(
                 zip(contexts, raw, scores, notes, strict=True)):
             reasons = []
-            if score >= HOLD_POINT or note:
+            explained = score >= HOLD_POINT or (note is not None and self.notes_below_hold)
+            if explained:
                 terms = self.model.top_terms(ctx.text, n=3)
                 # The model's own probability, which the score calibrates: say which is which.
                 reasons.append(f"{self.label} model probability {probability:.2f}"
                                + (f" (words: {', '.join(terms)})" if terms else ""))
-            if note:
+            if note and explained:
                 reasons.append(note)
             verdicts.append(Verdict(self.name, self.version, self.kind, score, reasons,
                                     may_reject=i not in hold_only))
@@ -255,6 +260,7 @@ class SpamTextCheck(TextModelCheck):
     reject_at = 0.43
 
     #: Where the score of a comment that promotes nothing is kept: below the hold point.
+    notes_below_hold = True
     nothing_promoted_cap = 0.45
 
     def second_opinion(self, contexts: Sequence[CommentContext], scores: list[float],
@@ -283,7 +289,9 @@ def promotes_something(text: str) -> bool:
     """Whether ``text`` asks for anything spam asks for, as typed or as the model reads it
     (entities, fullwidth and mathematical letters, zero-width characters: "&#115;ubscribe"
     and "v\u200bisit" are what the model scores as "subscribe" and "visit")."""
-    return bool(_PROMOTION.search(text) or _PROMOTION.search(normalize_for_model(text)))
+    # Lowercase and a pattern without IGNORECASE: a third of the time (6 against 20 us).
+    return bool(_PROMOTION.search(text.lower())
+                or _PROMOTION.search(normalize_for_model(text)))
 
 
 # What spam asks for. Broad on purpose: a word here only lets the model's score decide as
@@ -305,5 +313,4 @@ _PROMOTION = re.compile(
     r"|work\s+from\s+home|thumbs\s+up|like\s+(?:this|my|it|if)|likes|giveaway|gift\s*cards?"
     r"|join\w*|watch|listen\w*|support\w*|views|viewers|rap\w*|singer|artist|music|song"
     r"|songs|video|videos|band|cover|album|stream\w*|contact|call\s+me|text\s+me|dm|inbox"
-    r"|message\s+me|email\s+me|e-mail|add\s+me|google|search)\b",
-    re.IGNORECASE)
+    r"|message\s+me|email\s+me|e-mail|add\s+me|google|search)\b")
