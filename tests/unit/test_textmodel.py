@@ -421,6 +421,7 @@ def test_spam_that_promotes_nothing_is_not_spam() -> None:
         assert verdict.score < HOLD_POINT
         assert not verdict.may_reject  # whatever a site's reject threshold
         assert verdict.reasons[-1].startswith("promotes nothing")  # shown, though approved
+        assert verdict.version == f"{SpamTextCheck().model.version}+promotion-1"
     # A suspect author's lowered hold threshold still sends one to a human.
     suspect = Standing(approved=0, rejected=3)
     assert str(decide(verdicts[:1], Policy(), suspect).status) == "held"

@@ -260,8 +260,14 @@ class SpamTextCheck(TextModelCheck):
     reject_at = 0.43
 
     #: Where the score of a comment that promotes nothing is kept: below the hold point.
-    notes_below_hold = True
     nothing_promoted_cap = 0.45
+    notes_below_hold = True  # "promotes nothing" is why such a comment was approved
+
+    @property
+    def version(self) -> str:
+        """The model's version and the rule's: stored check results tell the verdicts
+        before the promotion rule from those after it."""
+        return f"{self.model.version}+promotion-1"
 
     def second_opinion(self, contexts: Sequence[CommentContext], scores: list[float],
                        notes: list[str | None]) -> set[int]:
