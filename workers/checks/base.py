@@ -78,6 +78,33 @@ class Check(Protocol):
         ...
 
 
+class PhrasingCheck:
+    """A hold-only check over phrasings (threats, identity attacks): each kind that
+    ``find`` reports in the text is a reason, and any holds the comment for a human at
+    ``score``, never rejecting it (news comments quote such words to condemn them)."""
+
+    name: str
+    version: str
+    kind: Kind = "toxicity"
+    #: At or above every hold threshold a site can set short of 1.
+    score = 0.9
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        """(kind, the words matched) for each kind found."""
+        raise NotImplementedError
+
+    def run_batch(self, contexts: Sequence[CommentContext]) -> list[Verdict]:
+        return [self.run(c) for c in contexts]
+
+    def run(self, ctx: CommentContext) -> Verdict:
+        found = self.find(ctx.text)
+        if not found:
+            return Verdict(self.name, self.version, self.kind, 0.0, [])
+        reasons = [f'{label}: "{words}"' for label, words in found]
+        return Verdict(self.name, self.version, self.kind, self.score, reasons,
+                       may_reject=False)
+
+
 def clamp(score: float) -> float:
     return max(0.0, min(1.0, float(score)))
 

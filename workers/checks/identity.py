@@ -26,14 +26,10 @@ and a negation before the group or in the predicate ("not all muslims are terror
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from workers.checks.base import CommentContext, Verdict
+from workers.checks.base import PhrasingCheck
 from workers.checks.threats import FOLDED_BY_PREFILTER, canonical_forms, lowered_for_patterns
 from workers.checks.threats import MAX_CHARS as _MAX_CHARS
-
-#: At or above every hold threshold a site can set short of 1 (hold-only: never rejects).
-SCORE = 0.9
 
 DEMEANS = "demeans a group as a whole"
 ELIMINATION = "calls for a group to be killed or expelled"
@@ -231,9 +227,7 @@ def _may_name_a_group(text: str) -> str | None:
     folded = lowered_for_patterns(text)
     if "*" in folded or "_" in folded:
         folded = folded.replace("*", "").replace("_", "")
-    if _GROUP_WORDS.isdisjoint(_WORD.findall(folded)):
-        return None
-    return " ".join(folded.split())
+    return " ".join(folded.split())  # no group named after all: ``_windows`` finds none
 
 
 #: Every rule's match lies in a window around a group's name: the words before it that a
@@ -291,17 +285,9 @@ def find_identity_attacks(text: str) -> list[tuple[str, str]]:
     return sorted(found, key=lambda hit: order.index(hit[0]))
 
 
-class IdentityAttackCheck:
+class IdentityAttackCheck(PhrasingCheck):
     name = "identity_attack"
     version = "identity-1"
-    kind = "toxicity"
 
-    def run_batch(self, contexts: Sequence[CommentContext]) -> list[Verdict]:
-        return [self.run(c) for c in contexts]
-
-    def run(self, ctx: CommentContext) -> Verdict:
-        found = find_identity_attacks(ctx.text)
-        if not found:
-            return Verdict(self.name, self.version, self.kind, 0.0, [])
-        reasons = [f'{label}: "{words}"' for label, words in found]
-        return Verdict(self.name, self.version, self.kind, SCORE, reasons, may_reject=False)
+    def find(self, text: str) -> list[tuple[str, str]]:
+        return find_identity_attacks(text)

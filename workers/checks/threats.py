@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
 
-from workers.checks.base import CommentContext, Verdict
+from workers.checks.base import PhrasingCheck
 from workers.checks.normalize import CONFUSABLES, LEET
 
-#: At or above every hold threshold a site can set short of 1 (hold-only: never rejects).
-SCORE = 0.9
 _YOU = r"(?:you|u|ya|ye|yall|y'all)"
 # "yourself", not "your self-esteem"; "kill yourself laughing" is praise.
 _YOURSELF = r"(?:your\s*self|urself|yourselves|ya\s*self|yo\s*self)\b(?!-)(?!\s+laughing)"
@@ -177,17 +174,9 @@ def find_threats(text: str) -> list[tuple[str, str]]:
     return sorted(found, key=lambda hit: order.index(hit[0]))
 
 
-class ThreatsCheck:
+class ThreatsCheck(PhrasingCheck):
     name = "threats"
     version = "threats-1"
-    kind = "toxicity"
 
-    def run_batch(self, contexts: Sequence[CommentContext]) -> list[Verdict]:
-        return [self.run(c) for c in contexts]
-
-    def run(self, ctx: CommentContext) -> Verdict:
-        found = find_threats(ctx.text)
-        if not found:
-            return Verdict(self.name, self.version, self.kind, 0.0, [])
-        reasons = [f'{label}: "{words}"' for label, words in found]
-        return Verdict(self.name, self.version, self.kind, SCORE, reasons, may_reject=False)
+    def find(self, text: str) -> list[tuple[str, str]]:
+        return find_threats(text)
